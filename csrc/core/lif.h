@@ -1,0 +1,67 @@
+#pragma once
+
+#include <cstdint>
+
+#include "macros.h"
+#include "surrogate.h"
+
+namespace hnn_fast {
+
+// One step of the multi-step LIF neuron (DESIGN.md):
+//   h_t = decay * v_{t-1} + x_t
+//   s_t = H(h_t - theta_t)
+//   v_t = h_t * (1 - s_t) + v_reset * s_t      (hard reset)
+//   v_t = h_t - theta_t * s_t                  (soft reset)
+enum class Reset : int64_t { Hard = 0, Soft = 1 };
+
+template <typename acc_t>
+HNN_HOST_DEVICE acc_t lif_charge(acc_t v_prev, acc_t x, acc_t decay) {
+  return decay * v_prev + x;
+}
+
+template <typename acc_t>
+HNN_HOST_DEVICE acc_t lif_fire(acc_t h, acc_t threshold) {
+  return h >= threshold ? acc_t(1) : acc_t(0);
+}
+
+template <Reset R, typename acc_t>
+HNN_HOST_DEVICE acc_t lif_reset(acc_t h, acc_t s, acc_t threshold, acc_t v_reset) {
+  if constexpr (R == Reset::Hard) {
+    return h * (acc_t(1) - s) + v_reset * s;
+  } else {
+    return h - threshold * s;
+  }
+}
+
+// The membrane after step t, recomputed from the saved charge h_t: the backward needs v_{t-1} for the
+// decay gradient and keeps only h, so that the forward writes one state tensor instead of two.
+template <Reset R, typename acc_t>
+HNN_HOST_DEVICE acc_t lif_membrane(acc_t h, acc_t threshold, acc_t v_reset) {
+  return lif_reset<R>(h, lif_fire(h, threshold), threshold, v_reset);
+}
+
+// Backward of one step. Inputs: the saved charge h_t, theta_t, the surrogate g(h_t - theta_t), the
+// gradient reaching s_t from outside (grad_s) and the gradient reaching v_t from step t+1 (grad_v).
+// Outputs: dL/dh_t (which is dL/dx_t, and times decay is dL/dv_{t-1}) and dL/dtheta_t.
+// detach_reset drops the path s_t -> v_t (the reset term), as in SpikingJelly.
+template <Reset R, typename acc_t>
+HNN_HOST_DEVICE void lif_step_backward(acc_t h, acc_t threshold, acc_t surrogate, acc_t v_reset,
+                                       bool detach_reset, acc_t grad_s, acc_t grad_v,
+                                       acc_t& grad_h, acc_t& grad_threshold) {
+  const acc_t s = lif_fire(h, threshold);
+  acc_t dv_dh, dv_ds, dv_dthreshold;
+  if constexpr (R == Reset::Hard) {
+    dv_dh = acc_t(1) - s;
+    dv_ds = v_reset - h;
+    dv_dthreshold = acc_t(0);
+  } else {
+    dv_dh = acc_t(1);
+    dv_ds = -threshold;
+    dv_dthreshold = -s;
+  }
+  const acc_t grad_spike = grad_s + (detach_reset ? acc_t(0) : grad_v * dv_ds);
+  grad_h = grad_v * dv_dh + grad_spike * surrogate;
+  grad_threshold = grad_v * dv_dthreshold - grad_spike * surrogate;
+}
+
+}  // namespace hnn_fast

@@ -1,0 +1,76 @@
+#pragma once
+
+#include <cstdint>
+
+#include "lif.h"
+#include "surrogate.h"
+
+namespace hnn_fast {
+
+// Plain parameter structs handed from the device-independent host code (csrc/*.cpp) to the CPU and
+// CUDA kernels. Sequences are time-major [T, N]: N neurons contiguous, `*_stride_t` elements between
+// steps. "acc" buffers are in the compute type (float, or double for fp64 inputs); the others are in
+// the input dtype. A null per-neuron pointer means "use the scalar value".
+
+struct LifForwardParams {
+  int64_t T = 0, N = 0;
+  const void* x = nullptr;  // [T, N], input dtype
+  int64_t x_stride_t = 0;
+  const void* v0 = nullptr;         // acc [N] or null (zeros)
+  const void* decay = nullptr;      // acc [N] or null
+  double decay_value = 0.0;
+  const void* threshold = nullptr;  // acc [N], acc [T, N] when threshold_per_step, or null
+  bool threshold_per_step = false;
+  double threshold_value = 1.0;
+  Reset reset = Reset::Hard;
+  double v_reset = 0.0;
+  void* spikes = nullptr;  // [T, N], input dtype
+  void* v_last = nullptr;  // [N], input dtype
+  void* h = nullptr;       // acc [T, N], or null when no backward will run
+};
+
+struct LifBackwardParams {
+  int64_t T = 0, N = 0;
+  const void* grad_spikes = nullptr;  // [T, N], input dtype
+  const void* grad_v_last = nullptr;  // acc [N]
+  const void* h = nullptr;            // acc [T, N]
+  const void* v0 = nullptr;           // acc [N] or null
+  const void* decay = nullptr;
+  double decay_value = 0.0;
+  const void* threshold = nullptr;
+  bool threshold_per_step = false;
+  double threshold_value = 1.0;
+  Reset reset = Reset::Hard;
+  double v_reset = 0.0;
+  bool detach_reset = false;
+  Surrogate surrogate = Surrogate::Rectangle;
+  double alpha = 1.0;
+  void* grad_x = nullptr;          // [T, N], input dtype
+  void* grad_v0 = nullptr;         // acc [N]
+  void* grad_decay = nullptr;      // acc [N] or null (not wanted)
+  void* grad_threshold = nullptr;  // acc [N] or [T, N] (per step), or null (not wanted)
+};
+
+struct LeakyForwardParams {
+  int64_t T = 0, N = 0;
+  const void* x = nullptr;  // [T, N], input dtype
+  int64_t x_stride_t = 0;
+  const void* v0 = nullptr;     // acc [N] or null
+  const void* decay = nullptr;  // acc [N] or null
+  double decay_value = 0.0;
+  void* v_seq = nullptr;  // [T, N], input dtype
+};
+
+struct LeakyBackwardParams {
+  int64_t T = 0, N = 0;
+  const void* grad_v_seq = nullptr;  // [T, N], input dtype
+  const void* v_seq = nullptr;       // [T, N], input dtype
+  const void* v0 = nullptr;          // acc [N] or null
+  const void* decay = nullptr;       // acc [N] or null
+  double decay_value = 0.0;
+  void* grad_x = nullptr;      // [T, N], input dtype
+  void* grad_v0 = nullptr;     // acc [N]
+  void* grad_decay = nullptr;  // acc [N] or null
+};
+
+}  // namespace hnn_fast

@@ -1,0 +1,24 @@
+#pragma once
+
+// The per-backend kernel launchers. The host code (lif.cpp, leaky_integrate.cpp) checks arguments,
+// allocates outputs and fills a parameter struct; these only run the time loop.
+
+#include <c10/core/ScalarType.h>
+
+#include "core/params.h"
+
+namespace hnn_fast {
+
+void lif_forward_cpu(const LifForwardParams& p, c10::ScalarType dtype);
+void lif_backward_cpu(const LifBackwardParams& p, c10::ScalarType dtype);
+void leaky_forward_cpu(const LeakyForwardParams& p, c10::ScalarType dtype);
+void leaky_backward_cpu(const LeakyBackwardParams& p, c10::ScalarType dtype);
+
+#ifdef HNN_FAST_WITH_CUDA
+void lif_forward_cuda(const LifForwardParams& p, c10::ScalarType dtype);
+void lif_backward_cuda(const LifBackwardParams& p, c10::ScalarType dtype);
+void leaky_forward_cuda(const LeakyForwardParams& p, c10::ScalarType dtype);
+void leaky_backward_cuda(const LeakyBackwardParams& p, c10::ScalarType dtype);
+#endif
+
+}  // namespace hnn_fast
