@@ -1,10 +1,15 @@
-"""The `hnn-fast` command."""
+"""The `hnn-fast` command. Each subcommand lives beside what it runs and registers itself here
+through a `register(subparsers)` function."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
+
+# Modules that add subcommands (bench, train, ...), each with register(subparsers).
+_COMMAND_MODULES: list[str] = []
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -22,13 +27,19 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hnn-fast", description="Fused kernels for hybrid neural networks.")
     sub = parser.add_subparsers(dest="command", required=True)
     info = sub.add_parser("info", help="print what this build contains")
     info.add_argument("--json", action="store_true", help="print as JSON")
     info.set_defaults(run=_info)
-    args = parser.parse_args(argv)
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     return args.run(args)
 
 

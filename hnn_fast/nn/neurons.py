@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from .. import ops
+from .. import ops, reference
 
 
 def _decay_logit(decay: float) -> float:
@@ -91,7 +91,7 @@ class LIF(_DecayMixin, _Stateful):
             raise ValueError(f"reset must be 'hard' or 'soft', got {reset!r}")
         self.reset, self.v_reset, self.detach_reset = reset, float(v_reset), bool(detach_reset)
         self.surrogate = surrogate
-        self.alpha = ops.reference.surrogate_alpha(surrogate, alpha)
+        self.alpha = reference.surrogate_alpha(surrogate, alpha)
 
     def forward(self, x: Tensor, v0: Tensor | None = None, threshold: float | Tensor | None = None) -> Tensor:
         spikes, v_last = ops.lif(

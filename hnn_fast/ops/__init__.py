@@ -1,0 +1,8 @@
+"""The fused ops, one module each: a typed wrapper over torch.ops.hnn_fast with its fake-tensor and
+autograd registrations. Schemas: csrc/registration.cpp. Semantics: hnn_fast/reference.py."""
+
+from ._common import get_backend, set_backend
+from .leaky_integrate import leaky_integrate
+from .lif import lif
+
+__all__ = ["get_backend", "leaky_integrate", "lif", "set_backend"]

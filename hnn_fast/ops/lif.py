@@ -1,0 +1,91 @@
+"""hnn_fast::lif: the Python wrapper, fake-tensor and autograd registrations.
+Schema: csrc/registration.cpp; host code: csrc/lif.cpp; kernels: csrc/cpu/, csrc/cuda/;
+semantics: hnn_fast.reference.lif."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .. import reference
+from . import _common
+from ._common import compute_dtype, needs_grad, tensor_or_value
+
+def lif(
+    x: Tensor,
+    v0: Tensor | None = None,
+    *,
+    decay: float | Tensor = 0.5,
+    threshold: float | Tensor = 1.0,
+    reset: str = "hard",
+    v_reset: float = 0.0,
+    detach_reset: bool = False,
+    surrogate: str = "rectangle",
+    alpha: float | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Multi-step leaky integrate-and-fire neuron.
+
+    x is [T, *shape]. For t = 1..T: h_t = decay * v_{t-1} + x_t; s_t = H(h_t - threshold_t); then
+    v_t = h_t (1 - s_t) + v_reset s_t (reset="hard") or v_t = h_t - threshold_t s_t (reset="soft").
+    decay: a float in [0, 1] or a tensor broadcastable to shape. threshold: a float, a tensor
+    broadcastable to shape, or a tensor of x's rank broadcastable to [T, *shape] (one per step).
+    The backward replaces dH/du by the named surrogate (alpha defaults per surrogate); detach_reset
+    drops the gradient through the reset. Returns (spikes in x's dtype, the last membrane v_T).
+    """
+    if _common.get_backend() == "reference":
+        return reference.lif(x, v0, decay=decay, threshold=threshold, reset=reset, v_reset=v_reset,
+                             detach_reset=detach_reset, surrogate=surrogate, alpha=alpha)
+    alpha = reference.surrogate_alpha(surrogate, alpha)
+    decay_tensor, decay_value = tensor_or_value(decay, "decay", 0.0)
+    threshold_tensor, threshold_value = tensor_or_value(threshold, "threshold", 0.0)
+    save_h = needs_grad(x, v0, decay_tensor, threshold_tensor)
+    spikes, v_last, _ = torch.ops.hnn_fast.lif(
+        x, v0, decay_tensor, decay_value, threshold_tensor, threshold_value, reset, float(v_reset),
+        bool(detach_reset), surrogate, alpha, save_h)
+    return spikes, v_last
+
+
+@torch.library.register_fake("hnn_fast::lif")
+def _lif_fake(x, v0, decay, decay_value, threshold, threshold_value, reset, v_reset, detach_reset,
+              surrogate, alpha, save_h):
+    spikes = torch.empty_like(x, memory_format=torch.contiguous_format)
+    v_last = x.new_empty(x.shape[1:])
+    h = x.new_empty(x.shape if save_h else (0,), dtype=compute_dtype(x.dtype))
+    return spikes, v_last, h
+
+
+@torch.library.register_fake("hnn_fast::lif_backward")
+def _lif_backward_fake(grad_spikes, grad_v_last, h, v0, decay, decay_value, threshold, threshold_value,
+                       reset, v_reset, detach_reset, surrogate, alpha, output_mask):
+    empty = grad_spikes.new_empty((0,))
+    need_v0, need_decay, need_threshold = output_mask
+    return (
+        torch.empty_like(grad_spikes, memory_format=torch.contiguous_format),
+        torch.empty_like(v0) if need_v0 else empty,
+        torch.empty_like(decay) if need_decay else empty,
+        torch.empty_like(threshold) if need_threshold else empty,
+    )
+
+
+def _lif_setup_context(ctx, inputs, output):
+    (x, v0, decay, decay_value, threshold, threshold_value, reset, v_reset, detach_reset, surrogate,
+     alpha, save_h) = inputs
+    ctx.save_for_backward(output[2], v0, decay, threshold)
+    ctx.config = (decay_value, threshold_value, reset, v_reset, detach_reset, surrogate, alpha)
+    needs = ctx.needs_input_grad
+    ctx.output_mask = [v0 is not None and needs[1], decay is not None and needs[2],
+                       threshold is not None and needs[4]]
+
+
+def _lif_backward(ctx, grad_spikes, grad_v_last, _grad_h):
+    h, v0, decay, threshold = ctx.saved_tensors
+    decay_value, threshold_value, reset, v_reset, detach_reset, surrogate, alpha = ctx.config
+    grad_x, grad_v0, grad_decay, grad_threshold = torch.ops.hnn_fast.lif_backward(
+        grad_spikes, grad_v_last, h, v0, decay, decay_value, threshold, threshold_value, reset, v_reset,
+        detach_reset, surrogate, alpha, ctx.output_mask)
+    need_v0, need_decay, need_threshold = ctx.output_mask
+    return (grad_x, grad_v0 if need_v0 else None, grad_decay if need_decay else None, None,
+            grad_threshold if need_threshold else None, None, None, None, None, None, None, None)
+
+
+torch.library.register_autograd("hnn_fast::lif", _lif_backward, setup_context=_lif_setup_context)
