@@ -1,12 +1,13 @@
-# The README's commands. Each sets up .venv (torch, build tools, test tools), builds and installs
-# hnn_fast into it without build isolation, then runs. With nothing changed, nothing is rebuilt.
+# The README's commands. Each sets up .venv (torch, build tools, test tools), builds hnn_fast and
+# installs it into .venv in editable mode without build isolation, then runs. Python edits need no
+# rebuild; C++/CUDA edits rebuild incrementally (build/); with nothing changed, nothing is rebuilt.
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 DEPS := $(VENV)/.deps-installed
 INSTALLED := $(VENV)/.hnn_fast-installed
-SOURCES := $(shell find csrc hnn_fast -type f \( -name '*.cpp' -o -name '*.cu' -o -name '*.h' -o -name '*.cuh' -o -name '*.py' \)) CMakeLists.txt pyproject.toml
+SOURCES := $(shell find csrc -type f) CMakeLists.txt pyproject.toml
 
 .PHONY: build test bench bench-peers clean
 
@@ -14,12 +15,11 @@ build: $(INSTALLED)
 
 $(DEPS): requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 $(INSTALLED): $(DEPS) $(SOURCES)
-	$(PY) -m pip install --quiet --no-build-isolation --no-deps .
+	flock $(VENV)/.build-lock $(PY) -m pip install --quiet --no-build-isolation --no-deps --editable .
 	touch $@
 
 test: $(INSTALLED)

@@ -20,7 +20,8 @@ if _C.torch_version != torch.__version__:
         "pip install --no-build-isolation --force-reinstall --no-deps ."
     )
 
-torch.ops.load_library(os.path.join(os.path.dirname(__file__), _C.ops_library))
+# Next to _C, which in an editable install is not beside this file.
+torch.ops.load_library(os.path.join(os.path.dirname(_C.__file__), _C.ops_library))
 
 
 def build_info() -> dict:
