@@ -41,3 +41,11 @@ def compute_dtype(dtype: torch.dtype) -> torch.dtype:
 
 def needs_grad(*tensors) -> bool:
     return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+def check_same_device(x: Tensor, **tensors: Tensor | None) -> None:
+    """Fake (meta) kernels run instead of the real ones whenever any argument is a meta tensor, so they
+    repeat the real kernels' device check rather than silently accept a mix."""
+    for name, t in tensors.items():
+        if t is not None and t.device != x.device:
+            raise ValueError(f"{name} must be on the same device as x ({x.device}), got {t.device}")

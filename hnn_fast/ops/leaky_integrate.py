@@ -9,7 +9,7 @@ from torch import Tensor
 
 from .. import reference
 from . import _common
-from ._common import tensor_or_value
+from ._common import check_same_device, tensor_or_value
 
 def leaky_integrate(x: Tensor, v0: Tensor | None = None, *, decay: float | Tensor = 0.5) -> Tensor:
     """Leaky integrator v_t = decay * v_{t-1} + x_t over x = [T, *shape]; returns all v_t, [T, *shape].
@@ -25,6 +25,7 @@ def leaky_integrate(x: Tensor, v0: Tensor | None = None, *, decay: float | Tenso
 
 @torch.library.register_fake("hnn_fast::leaky_integrate")
 def _leaky_integrate_fake(x, v0, decay, decay_value):
+    check_same_device(x, v0=v0, decay=decay)
     return torch.empty_like(x, memory_format=torch.contiguous_format)
 
 

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from .. import reference
 from . import _common
-from ._common import compute_dtype, needs_grad, tensor_or_value
+from ._common import check_same_device, compute_dtype, needs_grad, tensor_or_value
 
 def lif(
     x: Tensor,
@@ -48,6 +48,7 @@ def lif(
 @torch.library.register_fake("hnn_fast::lif")
 def _lif_fake(x, v0, decay, decay_value, threshold, threshold_value, reset, v_reset, detach_reset,
               surrogate, alpha, save_h):
+    check_same_device(x, v0=v0, decay=decay, threshold=threshold)
     spikes = torch.empty_like(x, memory_format=torch.contiguous_format)
     v_last = x.new_empty(x.shape[1:])
     h = x.new_empty(x.shape if save_h else (0,), dtype=compute_dtype(x.dtype))

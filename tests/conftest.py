@@ -1,0 +1,11 @@
+import pytest
+import torch
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def assert_close(name: str, actual: torch.Tensor, expected: torch.Tensor, atol: float, rtol: float) -> None:
+    """Print the largest difference first (visible with -s or on failure), then assert."""
+    diff = (actual.double() - expected.double()).abs().max().item() if actual.numel() else 0.0
+    print(f"{name}: max abs diff {diff:.3e}")
+    torch.testing.assert_close(actual.to(expected.dtype), expected, atol=atol, rtol=rtol, msg=lambda m: f"{name}: {m}")
