@@ -21,7 +21,7 @@ HNN_HOST_DEVICE acc_t lif_charge(acc_t v_prev, acc_t x, acc_t decay) {
 
 template <typename acc_t>
 HNN_HOST_DEVICE acc_t lif_fire(acc_t h, acc_t threshold) {
-  return h >= threshold ? acc_t(1) : acc_t(0);
+  return static_cast<acc_t>(h >= threshold);
 }
 
 template <Reset R, typename acc_t>

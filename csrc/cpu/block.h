@@ -11,7 +11,7 @@
 
 namespace hnn_fast::cpu {
 
-constexpr int64_t kBlock = 512;
+constexpr int64_t kBlock = 2048;
 
 // Calls fn(n0, nb) for every block [n0, n0 + nb) of N neurons, blocks spread over threads. A block
 // is T * kBlock element-steps of work; small problems stay on one thread.

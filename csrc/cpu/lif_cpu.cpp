@@ -14,6 +14,22 @@ using cpu::for_each_block;
 using cpu::kBlock;
 using cpu::load_block;
 
+// One step over one block of neurons. Everything arrives by value or through restrict pointers: a
+// scalar the loop reads through a reference (a lambda capture) may alias the stores, which keeps GCC
+// from vectorising and turns the spike into a mispredicted branch.
+template <typename scalar_t, typename acc_t, Reset R>
+void lif_forward_row(const scalar_t* __restrict__ x, const acc_t* __restrict__ decay,
+                     const acc_t* __restrict__ threshold, acc_t v_reset, acc_t* __restrict__ v,
+                     scalar_t* __restrict__ spikes, acc_t* __restrict__ h, int64_t nb) {
+  for (int64_t j = 0; j < nb; ++j) {
+    const acc_t hv = lif_charge(v[j], static_cast<acc_t>(x[j]), decay[j]);
+    const acc_t sv = lif_fire(hv, threshold[j]);
+    h[j] = hv;
+    spikes[j] = static_cast<scalar_t>(sv);
+    v[j] = lif_reset<R>(hv, sv, threshold[j], v_reset);
+  }
+}
+
 template <typename scalar_t, Reset R>
 void lif_forward_kernel(const LifForwardParams& p) {
   using acc_t = at::opmath_type<scalar_t>;
@@ -23,28 +39,47 @@ void lif_forward_kernel(const LifForwardParams& p) {
   auto* h = static_cast<acc_t*>(p.h);
   const auto* threshold_steps = p.threshold_per_step ? static_cast<const acc_t*>(p.threshold) : nullptr;
   const acc_t v_reset = static_cast<acc_t>(p.v_reset);
-  const int64_t T = p.T, N = p.N;
+  const int64_t T = p.T, N = p.N, x_stride_t = p.x_stride_t;
 
-  for_each_block(T, N, [&](int64_t n0, int64_t nb) {
+  for_each_block(T, N, [=, &p](int64_t n0, int64_t nb) {
     acc_t v[kBlock], decay[kBlock], threshold[kBlock], h_scratch[kBlock];
     load_block(v, p.v0, 0.0, n0, nb);
     load_block(decay, p.decay, p.decay_value, n0, nb);
     if (threshold_steps == nullptr) load_block(threshold, p.threshold, p.threshold_value, n0, nb);
     for (int64_t t = 0; t < T; ++t) {
-      const scalar_t* __restrict__ x_t = x + t * p.x_stride_t + n0;
-      scalar_t* __restrict__ s_t = spikes + t * N + n0;
-      acc_t* __restrict__ h_t = h != nullptr ? h + t * N + n0 : h_scratch;
-      const acc_t* __restrict__ th_t = threshold_steps != nullptr ? threshold_steps + t * N + n0 : threshold;
-      for (int64_t j = 0; j < nb; ++j) {
-        const acc_t hv = lif_charge(v[j], static_cast<acc_t>(x_t[j]), decay[j]);
-        const acc_t sv = lif_fire(hv, th_t[j]);
-        h_t[j] = hv;
-        s_t[j] = static_cast<scalar_t>(sv);
-        v[j] = lif_reset<R>(hv, sv, th_t[j], v_reset);
-      }
+      lif_forward_row<scalar_t, acc_t, R>(
+          x + t * x_stride_t + n0, decay, threshold_steps != nullptr ? threshold_steps + t * N + n0 : threshold,
+          v_reset, v, spikes + t * N + n0, h != nullptr ? h + t * N + n0 : h_scratch, nb);
     }
     for (int64_t j = 0; j < nb; ++j) v_last[n0 + j] = static_cast<scalar_t>(v[j]);
   });
+}
+
+// One reverse step over one block of neurons (see lif_forward_row for why it is a function of its own).
+template <typename scalar_t, typename acc_t, Reset R, Surrogate S>
+void lif_backward_row(const acc_t* __restrict__ h, const acc_t* __restrict__ threshold,
+                      const scalar_t* __restrict__ grad_s, const acc_t* __restrict__ decay,
+                      const acc_t* __restrict__ v_prev, acc_t v_reset, acc_t alpha, bool detach_reset,
+                      acc_t* __restrict__ grad_v, acc_t* __restrict__ grad_decay,
+                      acc_t* __restrict__ grad_threshold_sum, acc_t* __restrict__ grad_threshold,
+                      scalar_t* __restrict__ grad_x, int64_t nb) {
+  for (int64_t j = 0; j < nb; ++j) {
+    const acc_t surrogate = surrogate_grad<S>(h[j] - threshold[j], alpha);
+    acc_t gh, gth;
+    lif_step_backward<R>(h[j], threshold[j], surrogate, v_reset, detach_reset, static_cast<acc_t>(grad_s[j]),
+                         grad_v[j], gh, gth);
+    grad_x[j] = static_cast<scalar_t>(gh);
+    grad_decay[j] += gh * v_prev[j];
+    grad_threshold_sum[j] += gth;
+    grad_threshold[j] = gth;
+    grad_v[j] = gh * decay[j];
+  }
+}
+
+template <typename acc_t, Reset R>
+void membrane_row(const acc_t* __restrict__ h, const acc_t* __restrict__ threshold, acc_t v_reset,
+                  acc_t* __restrict__ v, int64_t nb) {
+  for (int64_t j = 0; j < nb; ++j) v[j] = lif_membrane<R>(h[j], threshold[j], v_reset);
 }
 
 template <typename scalar_t, Reset R, Surrogate S>
@@ -60,10 +95,9 @@ void lif_backward_kernel(const LifBackwardParams& p) {
   const acc_t v_reset = static_cast<acc_t>(p.v_reset);
   const acc_t alpha = static_cast<acc_t>(p.alpha);
   const bool detach_reset = p.detach_reset;
-  const bool want_decay = grad_decay != nullptr;
   const int64_t T = p.T, N = p.N;
 
-  for_each_block(T, N, [&](int64_t n0, int64_t nb) {
+  for_each_block(T, N, [=, &p](int64_t n0, int64_t nb) {
     acc_t grad_v[kBlock], decay[kBlock], threshold[kBlock], v_prev[kBlock];
     acc_t grad_decay_acc[kBlock], grad_threshold_acc[kBlock], grad_threshold_scratch[kBlock];
     load_block(grad_v, p.grad_v_last, 0.0, n0, nb);
@@ -72,39 +106,27 @@ void lif_backward_kernel(const LifBackwardParams& p) {
     std::fill_n(grad_decay_acc, nb, acc_t(0));
     std::fill_n(grad_threshold_acc, nb, acc_t(0));
     std::fill_n(v_prev, nb, acc_t(0));
+    const auto threshold_at = [&](int64_t t) {
+      return threshold_steps != nullptr ? threshold_steps + t * N + n0 : static_cast<const acc_t*>(threshold);
+    };
     for (int64_t t = T - 1; t >= 0; --t) {
-      const acc_t* __restrict__ h_t = h + t * N + n0;
-      const scalar_t* __restrict__ gs_t = grad_spikes + t * N + n0;
-      scalar_t* __restrict__ gx_t = grad_x + t * N + n0;
-      const acc_t* __restrict__ th_t = threshold_steps != nullptr ? threshold_steps + t * N + n0 : threshold;
-      // Per-step threshold gradients go straight to their row; per-neuron ones accumulate over time.
-      acc_t* __restrict__ gth_t = threshold_steps != nullptr && grad_threshold != nullptr
-                                      ? grad_threshold + t * N + n0
-                                      : grad_threshold_scratch;
-      if (want_decay) {
+      // v_{t-1} feeds only the decay gradient; without one, v_prev stays zero and costs nothing.
+      if (grad_decay != nullptr) {
         if (t > 0) {
-          const acc_t* __restrict__ h_prev = h + (t - 1) * N + n0;
-          const acc_t* __restrict__ th_prev =
-              threshold_steps != nullptr ? threshold_steps + (t - 1) * N + n0 : threshold;
-          for (int64_t j = 0; j < nb; ++j) v_prev[j] = lif_membrane<R>(h_prev[j], th_prev[j], v_reset);
+          membrane_row<acc_t, R>(h + (t - 1) * N + n0, threshold_at(t - 1), v_reset, v_prev, nb);
         } else {
           load_block(v_prev, p.v0, 0.0, n0, nb);
         }
       }
-      for (int64_t j = 0; j < nb; ++j) {
-        const acc_t surrogate = surrogate_grad<S>(h_t[j] - th_t[j], alpha);
-        acc_t gh, gth;
-        lif_step_backward<R>(h_t[j], th_t[j], surrogate, v_reset, detach_reset,
-                             static_cast<acc_t>(gs_t[j]), grad_v[j], gh, gth);
-        gx_t[j] = static_cast<scalar_t>(gh);
-        grad_decay_acc[j] += gh * v_prev[j];
-        grad_threshold_acc[j] += gth;
-        gth_t[j] = gth;
-        grad_v[j] = gh * decay[j];
-      }
+      // Per-step threshold gradients go straight to their row; per-neuron ones accumulate over time.
+      acc_t* gth_row = threshold_steps != nullptr && grad_threshold != nullptr ? grad_threshold + t * N + n0
+                                                                               : grad_threshold_scratch;
+      lif_backward_row<scalar_t, acc_t, R, S>(h + t * N + n0, threshold_at(t), grad_spikes + t * N + n0, decay,
+                                              v_prev, v_reset, alpha, detach_reset, grad_v, grad_decay_acc,
+                                              grad_threshold_acc, gth_row, grad_x + t * N + n0, nb);
     }
     std::copy_n(grad_v, nb, grad_v0 + n0);
-    if (want_decay) std::copy_n(grad_decay_acc, nb, grad_decay + n0);
+    if (grad_decay != nullptr) std::copy_n(grad_decay_acc, nb, grad_decay + n0);
     if (grad_threshold != nullptr && threshold_steps == nullptr) {
       std::copy_n(grad_threshold_acc, nb, grad_threshold + n0);
     }
