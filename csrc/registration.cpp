@@ -25,4 +25,21 @@ TORCH_LIBRARY(hnn_fast, m) {
   m.def(
       "leaky_integrate_backward(Tensor grad_v_seq, Tensor v_seq, Tensor? v0, Tensor? decay, "
       "float decay_value, bool[2] output_mask) -> (Tensor grad_x, Tensor grad_v0, Tensor grad_decay)");
+
+  // Hybrid-unit windowing and filtering (S2A): y_k = sum_j w_j x_{k*stride+j}, [T, *shape] -> [K, *shape].
+  // kernel is "sum", "mean", "exp" (w_j = decay^(window-1-j)) or "weights" (the weights tensor,
+  // [window] or [C, window] with C = shape[0]). drop_last=False zero-pads the last partial window.
+  m.def(
+      "hu_window(Tensor x, int window, int stride, str kernel, float decay, Tensor? weights, "
+      "bool drop_last) -> Tensor");
+  // T is the forward's sequence length; x is needed only for the weight gradient.
+  // output_mask: which of grad_x, grad_weights to compute (empty tensors otherwise).
+  m.def(
+      "hu_window_backward(Tensor grad_y, Tensor? x, SymInt T, int window, int stride, str kernel, "
+      "float decay, Tensor? weights, bool[2] output_mask) -> (Tensor grad_x, Tensor grad_weights)");
+
+  // Hybrid-unit encoding (A2S): a [*shape] -> spikes [T, *shape], p = clamp(F(a), 0, 1), mode "rate",
+  // "poisson" (s_t = uniform_t < p; uniform [T, *shape] is required) or "latency".
+  m.def("hu_encode(Tensor a, SymInt T, str mode, str nonlinearity, Tensor? uniform) -> Tensor");
+  m.def("hu_encode_backward(Tensor grad_spikes, Tensor a, str mode, str nonlinearity) -> Tensor");
 }

@@ -106,3 +106,101 @@ def leaky_integrate(x: Tensor, v0: Tensor | None = None, *, decay: float | Tenso
         v = decay * v + x[t]
         out.append(v)
     return torch.stack(out) if out else torch.empty_like(x)
+
+
+# ---- Hybrid units ------------------------------------------------------------------------------------
+
+ENCODE_MODES = ("rate", "poisson", "latency")
+ENCODE_NONLINEARITIES = {
+    "identity": lambda a: a,
+    "sigmoid": torch.sigmoid,
+    "relu": torch.relu,
+    "tanh": torch.tanh,
+    "hardtanh": torch.nn.functional.hardtanh,
+}
+
+
+def window_weights(kernel: str | Tensor, window: int, decay: float | None, dtype: torch.dtype) -> Tensor:
+    """The kernel's weights w_j, j = 0 (oldest step) .. window - 1: [window], or [C, window] as given."""
+    if isinstance(kernel, Tensor):
+        return kernel.to(dtype)
+    if kernel == "sum":
+        return torch.ones(window, dtype=dtype)
+    if kernel == "mean":
+        return torch.full((window,), 1.0 / window, dtype=dtype)
+    if kernel == "exp":
+        return float(decay) ** torch.arange(window - 1, -1, -1, dtype=dtype)
+    raise ValueError(f"kernel must be 'sum', 'mean', 'exp' or a tensor of weights, got {kernel!r}")
+
+
+def hu_window(x: Tensor, window: int, stride: int | None = None, *, kernel: str | Tensor = "mean",
+              decay: float | None = None, drop_last: bool = True) -> Tensor:
+    """y_k = sum_j w_j x_{k*stride + j} over windows k of x = [T, *shape]; returns [K, *shape]."""
+    stride = window if stride is None else stride
+    T = x.shape[0]
+    if T >= window:
+        K = (T - window) // stride + 1
+        if not drop_last and (K - 1) * stride + window < T and K * stride < T:
+            K += 1
+    else:
+        K = 0 if drop_last or T == 0 else 1
+    w = window_weights(kernel, window, decay, x.dtype).to(x.device)
+    if K == 0:
+        return x.new_zeros((0, *x.shape[1:]))
+    padded = torch.cat([x, x.new_zeros(((K - 1) * stride + window - T, *x.shape[1:]))]) \
+        if (K - 1) * stride + window > T else x
+    windows = padded.unfold(0, window, stride)  # [K, *shape, window]
+    if w.dim() == 2:  # per channel: [C, window] against shape[0]
+        w = w.view(w.shape[0], *([1] * (x.dim() - 2)), window)
+    return (windows * w).sum(-1)
+
+
+def encode_uniform(a: Tensor, T: int, generator: torch.Generator | None) -> Tensor:
+    """The Poisson code's uniforms [T, *a.shape], drawn on the generator's device and moved to a's."""
+    device = generator.device if generator is not None else a.device
+    dtype = torch.float64 if a.dtype == torch.float64 else torch.float32
+    return torch.rand((T, *a.shape), generator=generator, device=device, dtype=dtype).to(a.device)
+
+
+class _EncodeSpikes(torch.autograd.Function):
+    """Spikes from p in [0, 1] by the named code, with the documented surrogate ds_t/dp."""
+
+    @staticmethod
+    def forward(ctx, p: Tensor, T: int, mode: str, uniform: Tensor | None) -> Tensor:
+        ctx.save_for_backward(p)
+        ctx.T, ctx.mode = T, mode
+        spikes = []
+        for t in range(T):
+            if mode == "rate":
+                spikes.append(torch.floor((t + 1) * p) - torch.floor(t * p))
+            elif mode == "poisson":
+                spikes.append((uniform[t] < p).to(p.dtype))
+            else:
+                spikes.append(((p > 0) & (torch.round((1 - p) * (T - 1)) == t)).to(p.dtype))
+        return torch.stack(spikes) if spikes else p.new_zeros((0, *p.shape))
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        (p,) = ctx.saved_tensors
+        if ctx.mode != "latency":
+            return grad.sum(0), None, None, None
+        tau = (1 - p) * (ctx.T - 1)
+        grad_p = torch.zeros_like(p)
+        for t in range(ctx.T):
+            d = t - tau
+            slope = torch.where(d > 0, -(ctx.T - 1.0), ctx.T - 1.0)
+            grad_p = grad_p + grad[t] * torch.where((d > -1) & (d <= 1), slope, torch.zeros_like(d))
+        return grad_p, None, None, None
+
+
+def hu_encode(a: Tensor, T: int, *, mode: str = "rate", nonlinearity: str = "identity",
+              generator: torch.Generator | None = None) -> Tensor:
+    """Spikes [T, *a.shape] coding p = clamp(F(a), 0, 1) by rate, Poisson or latency (see ops.hu_encode)."""
+    if mode not in ENCODE_MODES:
+        raise ValueError(f"mode must be one of {', '.join(map(repr, ENCODE_MODES))}, got {mode!r}")
+    compute = torch.float64 if a.dtype == torch.float64 else torch.float32
+    f = ENCODE_NONLINEARITIES[nonlinearity](a.to(compute))
+    # clamp to [0, 1] with the gradient passing at the bounds themselves (torch.clamp's does not)
+    p = torch.where((f >= 0) & (f <= 1), f, f.detach().clamp(0, 1))
+    uniform = encode_uniform(a, T, generator) if mode == "poisson" else None
+    return _EncodeSpikes.apply(p, T, mode, uniform).to(a.dtype)

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 
+#include "hu.h"
 #include "lif.h"
 #include "surrogate.h"
 
@@ -71,6 +72,51 @@ struct LeakyBackwardParams {
   void* grad_x = nullptr;      // [T, N], input dtype
   void* grad_v0 = nullptr;     // acc [N]
   void* grad_decay = nullptr;  // acc [N] or null
+};
+
+// hu_window: y [K, N] from x [T, N]. Weights: acc [channels, window] (channels 1: shared; else one row
+// per channel of `inner` consecutive neurons), or null for the fixed kernels.
+struct HuWindowForwardParams {
+  int64_t T = 0, N = 0, K = 0, window = 1, stride = 1;
+  const void* x = nullptr;  // [T, N], input dtype
+  int64_t x_stride_t = 0;
+  WindowKernel kernel = WindowKernel::Mean;
+  double decay = 0.0;
+  const void* weights = nullptr;
+  int64_t channels = 1, inner = 0;
+  void* y = nullptr;  // [K, N], input dtype
+};
+
+struct HuWindowBackwardParams {
+  int64_t T = 0, N = 0, K = 0, window = 1, stride = 1;
+  const void* grad_y = nullptr;  // [K, N], input dtype
+  const void* x = nullptr;       // [T, N], input dtype, or null when no weight gradient is wanted
+  int64_t x_stride_t = 0;
+  WindowKernel kernel = WindowKernel::Mean;
+  double decay = 0.0;
+  const void* weights = nullptr;
+  int64_t channels = 1, inner = 0;
+  void* grad_x = nullptr;          // [T, N], input dtype, or null when not wanted
+  void* grad_weights = nullptr;    // acc [window, N] per-neuron partial sums, or null when not wanted
+};
+
+// hu_encode: s [T, N] from a [N]; uniform (Poisson only): acc [T, N].
+struct HuEncodeForwardParams {
+  int64_t T = 0, N = 0;
+  const void* a = nullptr;  // [N], input dtype
+  const void* uniform = nullptr;
+  EncodeMode mode = EncodeMode::Rate;
+  Nonlinearity nonlinearity = Nonlinearity::Identity;
+  void* spikes = nullptr;  // [T, N], input dtype
+};
+
+struct HuEncodeBackwardParams {
+  int64_t T = 0, N = 0;
+  const void* grad_spikes = nullptr;  // [T, N], input dtype
+  const void* a = nullptr;            // [N], input dtype
+  EncodeMode mode = EncodeMode::Rate;
+  Nonlinearity nonlinearity = Nonlinearity::Identity;
+  void* grad_a = nullptr;  // [N], input dtype
 };
 
 }  // namespace hnn_fast

@@ -2,7 +2,9 @@
 autograd registrations. Schemas: csrc/registration.cpp. Semantics: hnn_fast/reference.py."""
 
 from ._common import get_backend, set_backend
+from .hu_encode import hu_encode
+from .hu_window import hu_window
 from .leaky_integrate import leaky_integrate
 from .lif import lif
 
-__all__ = ["get_backend", "leaky_integrate", "lif", "set_backend"]
+__all__ = ["get_backend", "hu_encode", "hu_window", "leaky_integrate", "lif", "set_backend"]

@@ -1,0 +1,259 @@
+"""Hybrid units (HUs): Y = Q(F(H(W(X)))) (DESIGN.md, Eq. 1 and 4-6 of the paper), as modules.
+
+A HybridUnit has three replaceable stages, each an nn.Module attribute:
+- `window_filter`: W and H fused (ops.hu_window), spikes [T, *shape] -> values [K, *shape];
+- `nonlinearity`: F, a named function or any module (an MLP, ...);
+- `discretize`: Q: an A2S code (ops.hu_encode), a learnable sampler, a binarisation, or nothing.
+When Q is a code of ops.hu_encode and F is one of its named functions, F runs inside that fused op
+(`nonlinearity` is then the identity and `discretize.nonlinearity` names F).
+Every parameter is fixed (a designable HU) unless asked to be learnable.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .. import ops, reference
+from ..ops.hu_window import window_arguments
+
+_NONLINEARITIES = {
+    "identity": nn.Identity,
+    "sigmoid": nn.Sigmoid,
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "hardtanh": nn.Hardtanh,
+}
+
+
+def make_nonlinearity(spec: str | nn.Module | None) -> nn.Module:
+    """F: a name of hu_encode's nonlinearities, any module, or None (the identity)."""
+    if spec is None:
+        return nn.Identity()
+    if isinstance(spec, nn.Module):
+        return spec
+    if spec in _NONLINEARITIES:
+        return _NONLINEARITIES[spec]()
+    raise ValueError(f"nonlinearity must be one of {', '.join(map(repr, _NONLINEARITIES))} or a module, got {spec!r}")
+
+
+class WindowFilter(nn.Module):
+    """W and H: windows of `window` steps every `stride` steps of x = [T, *shape], each reduced by a
+    temporal kernel (ops.hu_window): "sum", "mean", "exp" (with decay) or a weights tensor
+    ([window] or [C, window]). learnable=True makes the weights a parameter initialised from the kernel,
+    per channel when `channels` is given (C = shape[0])."""
+
+    def __init__(self, window: int, stride: int | None = None, kernel: str | Tensor = "mean", *,
+                 decay: float | None = None, drop_last: bool = True, learnable: bool = False,
+                 channels: int | None = None):
+        super().__init__()
+        window, stride, _, _, _ = window_arguments(window, stride, kernel, decay)
+        self.window, self.stride, self.drop_last = window, stride, drop_last
+        self.kernel, self.decay = kernel, decay
+        if learnable:
+            init = reference.window_weights(kernel, window, decay, torch.float32).detach().clone()
+            if channels is not None and init.dim() == 1:
+                init = init.expand(channels, window).clone()
+            self.weights = nn.Parameter(init)
+        elif isinstance(kernel, Tensor):
+            self.register_buffer("weights", kernel.detach().clone())
+        else:
+            self.weights = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.weights is not None:
+            return ops.hu_window(x, self.window, self.stride, kernel=self.weights, drop_last=self.drop_last)
+        return ops.hu_window(x, self.window, self.stride, kernel=self.kernel, decay=self.decay,
+                             drop_last=self.drop_last)
+
+    def extra_repr(self) -> str:
+        kernel = "learnable" if isinstance(self.weights, nn.Parameter) else (
+            "weights" if self.weights is not None else repr(self.kernel))
+        return f"window={self.window}, stride={self.stride}, kernel={kernel}, drop_last={self.drop_last}"
+
+
+class Encoder(nn.Module):
+    """Sampler, F and Q of an A2S unit fused (ops.hu_encode): values [*shape] -> spikes [T, *shape] by a
+    "rate", "poisson" or "latency" code of p = clamp(F(a), 0, 1). `generator` makes Poisson draws
+    reproducible (one given to forward() wins)."""
+
+    def __init__(self, T: int, mode: str = "rate", nonlinearity: str = "identity",
+                 generator: torch.Generator | None = None):
+        super().__init__()
+        ops.hu_encode(torch.zeros(0), T, mode=mode, nonlinearity=nonlinearity)  # argument checks
+        self.T, self.mode, self.nonlinearity, self.generator = T, mode, nonlinearity, generator
+
+    def forward(self, a: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return ops.hu_encode(a, self.T, mode=self.mode, nonlinearity=self.nonlinearity,
+                             generator=generator if generator is not None else self.generator)
+
+    def extra_repr(self) -> str:
+        return f"T={self.T}, mode={self.mode!r}, nonlinearity={self.nonlinearity!r}"
+
+
+class LearnableSampler(nn.Module):
+    """A learnable A2S sampler as in the authors' hnn package: u_t = w_t * a + b_t for t = 0..T-1, then
+    s_t = H(u_t - threshold) with a surrogate gradient. It runs on ops.lif with decay 0 (no memory, so
+    each step is a plain threshold); gradients flow to w, b and a.
+
+    w and b have shape [T, *param_shape] (param_shape () shares them over neurons). They start as a
+    thermometer code of a in [0, 1]: w_t = 1, b_t = threshold - (t + 0.5) / T, so s_t = [a >= (t+0.5)/T]
+    and the count is round(T a)."""
+
+    def __init__(self, T: int, *, param_shape: Sequence[int] = (), threshold: float = 1.0,
+                 surrogate: str = "rectangle", alpha: float | None = None):
+        super().__init__()
+        if not isinstance(T, int) or T < 0:
+            raise ValueError(f"T (the number of steps) must be an int >= 0, got {T!r}")
+        steps = (torch.arange(T, dtype=torch.float32) + 0.5) / max(T, 1)
+        shape = (T, *param_shape)
+        self.weight = nn.Parameter(torch.ones(shape))
+        self.bias = nn.Parameter((threshold - steps).view(T, *([1] * len(param_shape))).expand(shape).clone())
+        self.threshold = float(threshold)
+        self.surrogate, self.alpha = surrogate, reference.surrogate_alpha(surrogate, alpha)
+
+    def forward(self, a: Tensor) -> Tensor:
+        T = self.weight.shape[0]
+        extra = a.dim() - (self.weight.dim() - 1)
+        if extra < 0:
+            raise ValueError(f"a of shape {tuple(a.shape)} has fewer dims than the sampler's param_shape "
+                             f"{tuple(self.weight.shape[1:])}")
+        w = self.weight.view(T, *([1] * extra), *self.weight.shape[1:])
+        b = self.bias.view(T, *([1] * extra), *self.bias.shape[1:])
+        u = w * a + b
+        spikes, _ = ops.lif(u, decay=0.0, threshold=self.threshold, reset="hard",
+                            surrogate=self.surrogate, alpha=self.alpha)
+        return spikes
+
+    def extra_repr(self) -> str:
+        return (f"T={self.weight.shape[0]}, threshold={self.threshold}, surrogate={self.surrogate!r}, "
+                f"alpha={self.alpha}")
+
+
+class _BinarizeSTE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, g: Tensor, level: float) -> Tensor:
+        return (g >= level).to(g.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return grad, None
+
+
+class Binarize(nn.Module):
+    """Q for modulation: 1 where g >= level else 0, with a straight-through gradient (d/dg = 1)."""
+
+    def __init__(self, level: float = 0.5):
+        super().__init__()
+        self.level = float(level)
+
+    def forward(self, g: Tensor) -> Tensor:
+        return _BinarizeSTE.apply(g, self.level)
+
+    def extra_repr(self) -> str:
+        return f"level={self.level}"
+
+
+class ScaledSigmoid(nn.Module):
+    """sigmoid(k x): k sets the gate's sharpness (the authors' HMN code uses k = 100)."""
+
+    def __init__(self, k: float = 1.0, learnable: bool = False):
+        super().__init__()
+        self.k = nn.Parameter(torch.tensor(float(k))) if learnable else float(k)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.sigmoid(self.k * x)
+
+
+def make_discretize(spec: str | nn.Module | None, T: int | None, nonlinearity: str = "identity") -> nn.Module:
+    """Q: None (none, S2A or modulation), an ops.hu_encode code ("rate", "poisson", "latency"; F fused
+    when named), "learnable" (LearnableSampler), "binary" (Binarize), or any module."""
+    if spec is None:
+        return nn.Identity()
+    if isinstance(spec, nn.Module):
+        return spec
+    if spec in reference.ENCODE_MODES or spec == "learnable":
+        if T is None:
+            raise ValueError(f"discretize={spec!r} makes spike trains and needs T, the number of steps")
+        return Encoder(T, spec, nonlinearity) if spec != "learnable" else LearnableSampler(T)
+    if spec == "binary":
+        return Binarize()
+    raise ValueError("discretize must be None, 'rate', 'poisson', 'latency', 'learnable', 'binary' or a module, "
+                     f"got {spec!r}")
+
+
+class HybridUnit(nn.Module):
+    """Y = Q(F(H(W(X)))), each stage a replaceable module (see the module docstring).
+
+    window, stride, kernel, decay, drop_last, learn_kernel, channels: W and H (WindowFilter); window=None
+    skips them (an A2S or modulation unit). nonlinearity: F. discretize, T: Q (make_discretize).
+    """
+
+    def __init__(self, *, window: int | None = None, stride: int | None = None, kernel: str | Tensor = "mean",
+                 decay: float | None = None, drop_last: bool = True, learn_kernel: bool = False,
+                 channels: int | None = None, nonlinearity: str | nn.Module | None = "identity",
+                 discretize: str | nn.Module | None = None, T: int | None = None):
+        super().__init__()
+        self.window_filter = nn.Identity() if window is None else WindowFilter(
+            window, stride, kernel, decay=decay, drop_last=drop_last, learnable=learn_kernel, channels=channels)
+        fuse = (isinstance(discretize, str) and discretize in reference.ENCODE_MODES
+                and isinstance(nonlinearity, str) and nonlinearity in reference.ENCODE_NONLINEARITIES)
+        if fuse:
+            self.nonlinearity = nn.Identity()
+            self.discretize = make_discretize(discretize, T, nonlinearity)
+        else:
+            self.nonlinearity = make_nonlinearity(nonlinearity)
+            self.discretize = make_discretize(discretize, T)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.discretize(self.nonlinearity(self.window_filter(x)))
+
+
+class S2AHU(HybridUnit):
+    """Spikes to values: [T, *shape] -> [K, *shape] by windows and a temporal kernel, then F.
+    A designable rate decoder is S2AHU(window=T) (the mean over all steps); learn_kernel=True and a
+    module as nonlinearity make a learnable one."""
+
+    def __init__(self, window: int, stride: int | None = None, kernel: str | Tensor = "mean", *,
+                 decay: float | None = None, drop_last: bool = True, learn_kernel: bool = False,
+                 channels: int | None = None, nonlinearity: str | nn.Module | None = "identity"):
+        super().__init__(window=window, stride=stride, kernel=kernel, decay=decay, drop_last=drop_last,
+                         learn_kernel=learn_kernel, channels=channels, nonlinearity=nonlinearity)
+
+
+class A2SHU(HybridUnit):
+    """Values to spikes: [*shape] -> [T, *shape] by F then a code: "rate", "poisson", "latency" (fused in
+    ops.hu_encode when F is named) or "learnable" (LearnableSampler)."""
+
+    def __init__(self, T: int, mode: str | nn.Module = "rate", *, nonlinearity: str | nn.Module | None = "identity"):
+        super().__init__(nonlinearity=nonlinearity, discretize=mode, T=T)
+
+
+class ModulationHU(HybridUnit):
+    """Modulation: ANN features [*, in_features] -> one value per neuron of an SNN layer, [*, *neurons].
+
+    F is Linear + sigmoid(k x) (a gate in (0, 1)); binarize=True adds Q, a 0/1 gate at level 0.5 with a
+    straight-through gradient. The output is offset + scale * gate: with the defaults, the gate itself.
+    It is shaped to feed a threshold: for spikes x = [T, B, *neurons],
+    LIF(...).forward(x, threshold=hu(features)) with features [B, in_features] (or nn.LIF's own
+    threshold argument) uses one threshold per neuron and sample; gradients flow back into the HU.
+    """
+
+    def __init__(self, in_features: int, neurons: int | Sequence[int], *, k: float = 1.0, learn_k: bool = False,
+                 binarize: bool = False, scale: float = 1.0, offset: float = 0.0):
+        neurons = (neurons,) if isinstance(neurons, int) else tuple(neurons)
+        super().__init__(nonlinearity=nn.Sequential(nn.Linear(in_features, math.prod(neurons)),
+                                                    ScaledSigmoid(k, learn_k)),
+                         discretize=Binarize() if binarize else None)
+        self.neurons = neurons
+        self.scale, self.offset = float(scale), float(offset)
+
+    def forward(self, features: Tensor) -> Tensor:
+        gate = super().forward(features)
+        return (self.offset + self.scale * gate).unflatten(-1, self.neurons)
+
+    def extra_repr(self) -> str:
+        return f"neurons={self.neurons}, scale={self.scale}, offset={self.offset}"
