@@ -1,0 +1,1 @@
+"""Registered experiments, one module each (see hnn_fast.train.registry)."""

@@ -1,0 +1,127 @@
+"""Experiments: what `hnn-fast train NAME` trains. An experiment is one registered object that says
+how to build its model and data and how to compute one batch's loss and metrics; the loop in
+hnn_fast.train.loop does everything else (seeds, data sharding, optimiser, schedule, autocast, DDP,
+logging, checkpoints, resume).
+
+Adding one:
+
+    @register
+    class HMN(Experiment):
+        name = "hmn"
+        config_class = HMNConfig          # a TrainConfig subclass with the experiment's own fields
+        quick = {"epochs": 1}             # what --quick overrides: a smoke run in seconds
+        def build_model(self, cfg): ...
+        def build_datasets(self, cfg): ...           # (train, eval) map-style datasets
+        def train_step(self, model, batch, ctx): ... # (loss, {"acc": ...})
+
+and list its module in _BUILTIN_MODULES below so that the CLI finds it.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+from .config import ConfigError, TrainConfig
+
+# Modules whose import registers experiments; imported on the first lookup so that importing
+# hnn_fast.train stays cheap.
+_BUILTIN_MODULES = ["hnn_fast.train.experiments.snn_digits"]
+
+_REGISTRY: dict[str, Experiment] = {}
+_builtins_loaded = False
+
+
+@dataclass
+class StepContext:
+    """What a step may use besides the model and batch. Draw every random number (dropout masks
+    aside, which use torch's global RNG) from `generator`: the loop checkpoints it, so a resumed run
+    draws the same numbers as an uninterrupted one."""
+
+    cfg: TrainConfig
+    device: torch.device
+    generator: torch.Generator
+    training: bool
+
+
+class Experiment(abc.ABC):
+    """One trainable experiment. Batches are what a DataLoader yields from build_datasets' datasets
+    (tensors, or tuples/lists/dicts of tensors, batch dimension first); the loop moves them to the
+    device. Metrics are means over the batch (floats or 0-dim tensors)."""
+
+    name: ClassVar[str]
+    config_class: ClassVar[type[TrainConfig]] = TrainConfig
+    description: ClassVar[str] = ""
+    quick: ClassVar[Mapping[str, Any]] = {}
+
+    @abc.abstractmethod
+    def build_model(self, cfg: TrainConfig) -> nn.Module:
+        """The model, on the CPU; the loop seeds torch before calling this and moves the result."""
+
+    @abc.abstractmethod
+    def build_datasets(self, cfg: TrainConfig) -> tuple[Dataset, Dataset]:
+        """(train, eval) map-style datasets, identical on every process; the loop shards them."""
+
+    @abc.abstractmethod
+    def train_step(self, model: nn.Module, batch: Any, ctx: StepContext) -> tuple[Tensor, Mapping[str, Any]]:
+        """(loss to minimise, metrics) for one batch; the loop runs it under autocast when asked."""
+
+    def eval_step(self, model: nn.Module, batch: Any, ctx: StepContext) -> Mapping[str, Any]:
+        """Metrics of one evaluation batch (run under torch.no_grad, the model in eval mode)."""
+        loss, metrics = self.train_step(model, batch, ctx)
+        return {"loss": loss, **metrics}
+
+    def build_optimizer(self, model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+        params = [p for p in model.parameters() if p.requires_grad]
+        if cfg.optimizer == "sgd":
+            return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        opt = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+        return opt(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    def build_scheduler(self, optimizer: torch.optim.Optimizer, cfg: TrainConfig,
+                        total_steps: int) -> torch.optim.lr_scheduler.LRScheduler:
+        """Stepped once per optimiser step."""
+        if cfg.scheduler == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+
+
+def register(experiment: type[Experiment] | Experiment) -> type[Experiment] | Experiment:
+    """Registers an Experiment subclass (usable as a class decorator) or instance under its name."""
+    instance = experiment() if isinstance(experiment, type) else experiment
+    name = getattr(instance, "name", None)
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"experiment {instance!r} has no name")
+    if not (isinstance(instance.config_class, type) and issubclass(instance.config_class, TrainConfig)):
+        raise TypeError(f"experiment {name!r}: config_class must subclass TrainConfig")
+    if name in _REGISTRY and type(_REGISTRY[name]) is not type(instance):
+        raise ValueError(f"experiment {name!r} is already registered by {type(_REGISTRY[name]).__name__}")
+    _REGISTRY[name] = instance
+    return experiment
+
+
+def experiment_names() -> list[str]:
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def get_experiment(name: str) -> Experiment:
+    _load_builtins()
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown experiment {name!r}; registered: {', '.join(sorted(_REGISTRY)) or 'none'}")
+    return _REGISTRY[name]
+
+
+def _load_builtins() -> None:
+    global _builtins_loaded
+    if not _builtins_loaded:
+        _builtins_loaded = True
+        for module in _BUILTIN_MODULES:
+            importlib.import_module(module)
