@@ -26,7 +26,15 @@ test: $(INSTALLED)
 	$(VENV)/bin/pytest -q tests
 
 bench: $(INSTALLED)
-	$(PY) benchmarks/bench_lif.py
+	$(PY) -m hnn_fast.cli bench --quick
+	$(PY) -m hnn_fast.cli bench plot
+
+# The peer libraries are the `peers` extra of pyproject.toml, installed by name so that the
+# editable hnn_fast install is not rebuilt.
+bench-peers: $(INSTALLED)
+	$(PY) -m pip install --quiet $$($(PY) -c "import tomllib; \
+		print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['peers']))")
+	$(PY) -m hnn_fast.cli bench --quick --only peers
 
 clean:
 	rm -rf build $(VENV)
