@@ -9,6 +9,15 @@
 #include <algorithm>
 #include <cstdint>
 
+// The row loops (one step over one block of neurons) are compiled three times, for AVX-512, AVX2 and
+// the baseline ISA, and the loader picks the best the CPU has (GCC/Clang function multiversioning):
+// one binary runs everywhere and still uses the wide vectors of the machine it runs on.
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#define HNN_CPU_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define HNN_CPU_MULTIVERSION
+#endif
+
 namespace hnn_fast::cpu {
 
 constexpr int64_t kBlock = 2048;
