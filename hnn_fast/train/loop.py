@@ -56,6 +56,10 @@ def train(experiment: Experiment | str, config: TrainConfig | None = None, *, ov
     exp = get_experiment(experiment) if isinstance(experiment, str) else experiment
     if config_format not in ("json", "yaml"):
         raise ConfigError(f"config_format={config_format!r}: must be 'json' or 'yaml'")
+    if exp.phased:
+        return exp.run_phases(config, overrides=overrides, out_dir=None if out_dir is None else Path(out_dir),
+                              resume=None if resume is None else Path(resume), stop_at_step=stop_at_step,
+                              progress=progress, config_format=config_format)
     checkpoint = None
     if resume is not None:
         checkpoint_path, out_dir = _resume_paths(Path(resume), out_dir)

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import abc
 import importlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -33,7 +34,9 @@ from .config import ConfigError, TrainConfig
 
 # Modules whose import registers experiments; imported on the first lookup so that importing
 # hnn_fast.train stays cheap.
-_BUILTIN_MODULES = ["hnn_fast.train.experiments.snn_digits"]
+_BUILTIN_MODULES = ["hnn_fast.train.experiments.snn_digits", "hnn_fast.train.experiments.hmn",
+                    "hnn_fast.train.experiments.hsn",
+                    "hnn_fast.train.experiments.hrn"]
 
 _REGISTRY: dict[str, Experiment] = {}
 _builtins_loaded = False
@@ -60,6 +63,9 @@ class Experiment(abc.ABC):
     config_class: ClassVar[type[TrainConfig]] = TrainConfig
     description: ClassVar[str] = ""
     quick: ClassVar[Mapping[str, Any]] = {}
+    # True for an experiment that is a sequence of training runs (pre-training, then tasks learned one
+    # after another, ...): train() then hands everything to its run_phases instead of the single loop.
+    phased: ClassVar[bool] = False
 
     @abc.abstractmethod
     def build_model(self, cfg: TrainConfig) -> nn.Module:
@@ -77,6 +83,14 @@ class Experiment(abc.ABC):
         """Metrics of one evaluation batch (run under torch.no_grad, the model in eval mode)."""
         loss, metrics = self.train_step(model, batch, ctx)
         return {"loss": loss, **metrics}
+
+    def run_phases(self, config: TrainConfig | None, *, overrides: Sequence[str], out_dir: Path | None,
+                   resume: Path | None, stop_at_step: int | None, progress: bool, config_format: str) -> Any:
+        """A phased experiment's whole run, with train()'s arguments (out_dir None: the default run
+        directory is the experiment's to choose); returns a hnn_fast.train.TrainResult. Each phase is
+        meant to be one call of train() on an unregistered Experiment in a subdirectory of out_dir,
+        so that each has the loop's checkpoints, resume, progress and DDP."""
+        raise NotImplementedError(f"experiment {self.name!r} sets phased but does not define run_phases")
 
     def build_optimizer(self, model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
         params = [p for p in model.parameters() if p.requires_grad]

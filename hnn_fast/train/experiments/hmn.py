@@ -1,0 +1,507 @@
+"""hmn: meta-continual learning of permuted event-digits with the hybrid modulation network (HNN paper,
+Fig. 3 and Methods Eq. 14-19), against the plain spiking branch and the branch with EWC.
+
+Phases, each one run of the training loop (its own directory, checkpoints, resume, DDP):
+
+1. `stage1/`: the ANN backbone and modulation HUs learn the task-similarity objective (Eq. 14) on
+   the stage-1 tasks: every task of the first `groups - test_groups` groups and the first half of
+   each test group's tasks. The other half of each test group is never seen by the backbone.
+2. `<method>/task_NN/`: for each method, the spiking branch learns the test tasks one after another,
+   starting from the weights the previous task left. HMN feeds each task's binary modulation vector
+   (Eq. 17, computed from that task's training samples) to the branch's thresholds (Eq. 19).
+   After each task, every task learned so far is tested (with its own modulation vector).
+
+The run directory gets results.json (accuracy matrices, mean-accuracy curves, modulation-vector
+similarity within and across groups) and hmn.png (mean accuracy on learned tasks against the number
+learned, as the paper's Fig. 3i, and the similarity of the modulation vectors). `--resume` skips
+finished phases (recomputing their evaluation from their checkpoints) and continues the interrupted
+one; `--stop-at` counts steps over all phases.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+from ...models.hmn import MODULATIONS, N_INPUTS, HMNModulator, SpikingBranch, similarity_loss, task_modulation
+from ..checkpoint import load_checkpoint
+from ..config import ConfigError, TrainConfig, apply_overrides, config_from_dict, load_config_file, param, save_config
+from ..registry import Experiment, StepContext, register
+
+METHODS = ("hmn", "snn", "ewc")
+
+
+@dataclass
+class HMNConfig(TrainConfig):
+    epochs: int = param(10, "stage 2: passes over each task's training set", min=1)
+    lr: float = param(1e-3, "stage 2: learning rate of the branch", gt=0)
+    methods: str = param("hmn,snn,ewc", "comma-separated methods to run: hmn (modulated branch), snn (plain "
+                         "branch), ewc (plain branch + EWC)")
+    groups: int = param(175, "groups of similar permuted tasks in all", min=2)
+    test_groups: int = param(10, "last groups whose tasks stage 2 learns in sequence", min=1)
+    tasks_per_group: int = param(4, "tasks per group; stage 1 sees the first half of each test group's", min=2)
+    task_seed: int = param(0, "seed of the task permutations", min=0)
+    time_bins: int = param(10, "time steps: the 10 event bins summed in groups (must divide 10)", min=1)
+    train_per_task: int = param(0, "training samples per task (the same digits under each permutation); 0: all",
+                                min=0)
+    test_per_task: int = param(0, "test samples per task; 0: all", min=0)
+    data_limit: int = param(0, "build event-digits from only the first N of the 1,797 digits; 0: all", min=0)
+    hidden: int = param(152, "neurons per hidden layer of the spiking branch (2312-H-H-10)", min=1)
+    backbone_hidden: int = param(512, "width of the two ANN backbone layers (2312-W-W)", min=1)
+    decay: float = param(0.8, "membrane decay of the branch's LIF neurons", min=0, max=1)
+    threshold: float = param(0.5, "firing threshold of the branch's LIF neurons", gt=0)
+    surrogate: str = param("rectangle", "surrogate gradient of the branch's spikes",
+                           choices=("rectangle", "triangle", "sigmoid", "atan", "fast_sigmoid"))
+    modulation: str = param("threshold", "threshold: a gated-off neuron's threshold rises by v_T (Eq. 19); gate: "
+                            "its spikes are multiplied by 0 (the authors' code)", choices=MODULATIONS)
+    v_T: float = param(1e4, "threshold rise of a gated-off neuron (Eq. 19)", gt=0)
+    gate_k: float = param(10.0, "sharpness k of the modulation HUs' sigmoid(k x)", gt=0)
+    sim_lambda: float = param(1.0, "lambda of Eq. 14 (reward for similar modulation of similar tasks)", min=0)
+    sim_mu: float = param(10.0, "mu of Eq. 14 (weight of the minimum-density term)", min=0)
+    sim_rho: float = param(0.2, "rho of Eq. 14 (minimum mean gate of a sample)", min=0, max=1)
+    stage1_epochs: int = param(5, "stage 1: passes over the stage-1 samples", min=1)
+    stage1_lr: float = param(1e-3, "stage 1: learning rate of backbone and HUs", gt=0)
+    stage1_batch_size: int = param(128, "stage 1: batch size (its pairs of samples form the loss)", min=2)
+    stage1_per_task: int = param(200, "stage 1: training samples per stage-1 task", min=1)
+    ewc_lambda: float = param(1e3, "ewc: weight of the quadratic penalty", min=0)
+    fisher_samples: int = param(200, "ewc: training samples of a task whose squared gradients estimate its Fisher "
+                                "information", min=1)
+
+
+def _methods(cfg: HMNConfig) -> list[str]:
+    names = [m.strip() for m in cfg.methods.split(",") if m.strip()]
+    unknown = [m for m in names if m not in METHODS]
+    if not names or unknown or len(set(names)) != len(names):
+        raise ConfigError(f"config methods={cfg.methods!r}: must be distinct names from {', '.join(METHODS)}")
+    return names
+
+
+class _Data:
+    """Event-digits binned to `time_bins`, and the permuted tasks; permutation happens per item."""
+
+    def __init__(self, cfg: HMNConfig):
+        from ...data import EventDigits, PermutedTaskGroups
+
+        if cfg.test_groups >= cfg.groups:
+            raise ConfigError(f"config test_groups={cfg.test_groups}: must be < groups ({cfg.groups}), so that "
+                              f"stage 1 has groups of its own")
+        limit = cfg.data_limit or None
+        train, test = EventDigits(True, limit=limit), EventDigits(False, limit=limit)
+        self.x_train, self.y_train = self._bin(train.data, cfg, cfg.train_per_task), train.targets
+        self.x_test, self.y_test = self._bin(test.data, cfg, cfg.test_per_task), test.targets
+        self.y_train, self.y_test = self.y_train[: len(self.x_train)], self.y_test[: len(self.x_test)]
+        self.avg_train = self.x_train.mean(1)
+        self.avg_test = self.x_test.mean(1)
+        tasks = PermutedTaskGroups(cfg.groups, seed=cfg.task_seed, tasks_per_group=cfg.tasks_per_group)
+        self.perms = torch.from_numpy(tasks.permutations)
+        self.groups = torch.from_numpy(tasks.groups)
+        self.similarity = torch.from_numpy(tasks.similarity()).float()
+        first_test = (cfg.groups - cfg.test_groups) * cfg.tasks_per_group
+        self.test_tasks = list(range(first_test, len(tasks)))
+        half = cfg.tasks_per_group // 2
+        self.stage1_tasks = [t for t in range(len(tasks)) if t < first_test or (t - first_test) % cfg.tasks_per_group
+                             < half]
+
+    @staticmethod
+    def _bin(data: Tensor, cfg: HMNConfig, per_task: int) -> Tensor:
+        n, bins = data.shape[:2]
+        if bins % cfg.time_bins:
+            raise ConfigError(f"config time_bins={cfg.time_bins}: must divide the {bins} event bins")
+        if per_task:
+            data = data[:per_task]
+        return data.reshape(len(data), cfg.time_bins, bins // cfg.time_bins, N_INPUTS).sum(2)
+
+
+class _Stage1Set(Dataset):
+    """(time-averaged permuted sample, task, group): item i is sample i // n of task i % n."""
+
+    def __init__(self, avg: Tensor, data: _Data, per_task: int):
+        self.avg, self.data = avg, data
+        self.per_task = min(per_task, len(avg))
+
+    def __len__(self) -> int:
+        return len(self.data.stage1_tasks) * self.per_task
+
+    def __getitem__(self, i: int):
+        task = self.data.stage1_tasks[i % len(self.data.stage1_tasks)]
+        return self.avg[i // len(self.data.stage1_tasks)][self.data.perms[task]], task, self.data.groups[task]
+
+
+class _TaskSet(Dataset):
+    """One task: (permuted sample [T, n_inputs], label)."""
+
+    def __init__(self, x: Tensor, y: Tensor, perm: Tensor):
+        self.x, self.y, self.perm = x, y, perm
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int):
+        return self.x[i][:, self.perm], self.y[i]
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+class _Stage1(Experiment):
+    name = "hmn-stage1"
+    config_class = HMNConfig
+
+    def __init__(self, data: _Data):
+        self.data = data
+
+    def build_model(self, cfg: HMNConfig) -> nn.Module:
+        return _modulator(cfg)
+
+    def build_datasets(self, cfg: HMNConfig):
+        per_test = min(len(self.data.avg_test), max(1, cfg.stage1_per_task // 4))
+        return (_Stage1Set(self.data.avg_train, self.data, cfg.stage1_per_task),
+                _Stage1Set(self.data.avg_test, self.data, per_test))
+
+    def train_step(self, model: nn.Module, batch: Any, ctx: StepContext):
+        x, tasks, groups = batch
+        gates = model(x)
+        cfg = ctx.cfg
+        loss = similarity_loss([g.float() for g in gates], tasks, groups, self.data.similarity.to(x.device),
+                               lam=cfg.sim_lambda, mu=cfg.sim_mu, rho=cfg.sim_rho)
+        return loss, {"gate_mean": torch.stack([g.detach().float().mean() for g in gates]).mean()}
+
+
+class _EWC:
+    """Online EWC: the Fisher information of every learned task summed, anchored at the weights after
+    the last task, penalty ewc_lambda / 2 * sum F (w - w*)^2. One anchor instead of one per task keeps
+    the cost constant in the number of tasks."""
+
+    def __init__(self, strength: float):
+        self.strength = strength
+        self.fisher: dict[str, Tensor] = {}
+        self.anchor: dict[str, Tensor] = {}
+
+    def penalty(self, model: nn.Module) -> Tensor:
+        params = dict(_unwrap(model).named_parameters())
+        terms = [(self.fisher[k] * (params[k] - self.anchor[k]) ** 2).sum() for k in self.fisher]
+        return 0.5 * self.strength * torch.stack(terms).sum()
+
+    def consolidate(self, model: nn.Module, dataset: Dataset, n: int, device: torch.device) -> None:
+        """Adds the task's empirical Fisher (squared per-sample gradients of the log-likelihood of the
+        first n samples, deterministic so that a resumed run recomputes the same) and re-anchors."""
+        params = dict(model.named_parameters())
+        fisher = {k: torch.zeros_like(p) for k, p in params.items()}
+        n = min(n, len(dataset))
+        model.eval()
+        for i in range(n):
+            x, y = dataset[i]
+            model.zero_grad(set_to_none=True)
+            logits = model(x.unsqueeze(1).to(device))
+            F.cross_entropy(logits.float(), torch.as_tensor([int(y)], device=device)).backward()
+            for k, p in params.items():
+                if p.grad is not None:
+                    fisher[k] += p.grad.detach() ** 2 / n
+        model.zero_grad(set_to_none=True)
+        for k, f in fisher.items():
+            self.fisher[k] = self.fisher[k] + f if k in self.fisher else f
+        self.anchor = {k: p.detach().clone() for k, p in params.items()}
+
+
+class _BranchTask(Experiment):
+    """One task of stage 2 for one method: the branch starts from `init` (the previous task's weights)."""
+
+    config_class = HMNConfig
+
+    def __init__(self, name: str, data: _Data, task: int, modulation: list[Tensor] | None,
+                 init: dict[str, Tensor] | None, ewc: _EWC | None):
+        self.name, self.data, self.task = name, data, task
+        self.modulation, self.init, self.ewc = modulation, init, ewc
+
+    def build_model(self, cfg: HMNConfig) -> nn.Module:
+        model = _branch(cfg)
+        if self.init is not None:
+            model.load_state_dict(self.init)
+        return model
+
+    def build_datasets(self, cfg: HMNConfig):
+        perm = self.data.perms[self.task]
+        return (_TaskSet(self.data.x_train, self.data.y_train, perm),
+                _TaskSet(self.data.x_test, self.data.y_test, perm))
+
+    def train_step(self, model: nn.Module, batch: Any, ctx: StepContext):
+        x, y = batch
+        modulation = None if self.modulation is None else [m.to(x.device) for m in self.modulation]
+        logits = model(x.transpose(0, 1), modulation).float()
+        loss = F.cross_entropy(logits, y)
+        metrics = {"acc": (logits.argmax(1) == y).float().mean()}
+        if self.ewc is not None and self.ewc.fisher and ctx.training:
+            penalty = self.ewc.penalty(model)
+            metrics["ewc_penalty"] = penalty.detach()
+            loss = loss + penalty
+        return loss, metrics
+
+
+def _modulator(cfg: HMNConfig) -> HMNModulator:
+    return HMNModulator(N_INPUTS, (cfg.backbone_hidden,) * 2, (cfg.hidden,) * 2, k=cfg.gate_k)
+
+
+def _branch(cfg: HMNConfig) -> SpikingBranch:
+    return SpikingBranch(N_INPUTS, (cfg.hidden,) * 2, 10, decay=cfg.decay, threshold=cfg.threshold,
+                         surrogate=cfg.surrogate, modulation=cfg.modulation, v_T=cfg.v_T)
+
+
+@torch.no_grad()
+def _accuracy(model: SpikingBranch, dataset: _TaskSet, modulation: list[Tensor] | None, batch_size: int,
+              device: torch.device) -> float:
+    model.eval()
+    correct = 0
+    mod = None if modulation is None else [m.to(device) for m in modulation]
+    for start in range(0, len(dataset), batch_size):
+        idx = range(start, min(start + batch_size, len(dataset)))
+        x = torch.stack([dataset[i][0] for i in idx]).to(device).transpose(0, 1)
+        y = torch.stack([torch.as_tensor(dataset[i][1]) for i in idx]).to(device)
+        correct += int((model(x, mod).argmax(1) == y).sum())
+    return correct / len(dataset)
+
+
+def _similarity_stats(vectors: Tensor, groups: Tensor, seen: Tensor) -> dict[str, float]:
+    """Mean cosine similarity of task modulation vectors [K, D] over pairs of distinct tasks of one
+    group and of different groups, also restricted to pairs with a task stage 1 never saw."""
+    unit = F.normalize(vectors.float(), dim=1, eps=1e-8)
+    cos = unit @ unit.T
+    distinct = ~torch.eye(len(vectors), dtype=torch.bool)
+    same = groups[:, None] == groups[None, :]
+    unseen = ~seen[:, None] | ~seen[None, :]
+
+    def mean(mask: Tensor) -> float | None:
+        return float(cos[mask].mean()) if mask.any() else None
+
+    return {"within_group": mean(same & distinct), "across_group": mean(~same),
+            "within_group_unseen": mean(same & distinct & unseen), "across_group_unseen": mean(~same & unseen)}
+
+
+@register
+class HMN(Experiment):
+    name = "hmn"
+    description = "hybrid modulation network: continual learning of permuted event-digits vs SNN and EWC"
+    config_class = HMNConfig
+    phased = True
+    # ~2 min of CPU time (3 min wall on a shared 2-core machine): 5 test groups of 4 tasks, 300
+    # digits per task, 5 time steps.
+    quick = {"groups": 15, "test_groups": 5, "train_per_task": 300, "test_per_task": 100, "time_bins": 5,
+             "epochs": 20, "stage1_epochs": 2, "stage1_per_task": 300, "fisher_samples": 100}
+
+    # The loop never calls these for a phased experiment; its phases are _Stage1 and _BranchTask.
+    def build_model(self, cfg: TrainConfig) -> nn.Module:
+        raise NotImplementedError("hmn runs in phases (run_phases)")
+
+    def build_datasets(self, cfg: TrainConfig):
+        raise NotImplementedError("hmn runs in phases (run_phases)")
+
+    def train_step(self, model: nn.Module, batch: Any, ctx: StepContext):
+        raise NotImplementedError("hmn runs in phases (run_phases)")
+
+    def run_phases(self, config, *, overrides, out_dir, resume, stop_at_step, progress, config_format):
+        from ..distributed import Distributed
+        from ..loop import TrainResult, _resolve_device
+
+        if resume is not None:
+            if out_dir is None:
+                out_dir = resume.parent.parent if resume.parent.name == "checkpoints" else resume
+            found = [p for p in (out_dir / "config.json", out_dir / "config.yaml") if p.exists()]
+            if not found:
+                raise ConfigError(f"--resume {resume}: no hmn run there (no config.json or config.yaml)")
+            config = config_from_dict(HMNConfig, load_config_file(found[0]), source=str(found[0]))
+        elif config is None:
+            config = HMNConfig()
+        if not isinstance(config, HMNConfig):
+            raise TypeError(f"experiment 'hmn' takes a HMNConfig, got {type(config).__name__}")
+        cfg = apply_overrides(config, overrides)
+        methods = _methods(cfg)
+        if out_dir is None:
+            out_dir = Path("runs") / f"hmn-{time.strftime('%Y%m%d-%H%M%S')}"
+        if resume is None and any((out_dir / f"config.{ext}").exists() for ext in ("json", "yaml")):
+            raise ConfigError(f"{out_dir} already holds a run; continue it with --resume or choose another --out")
+
+        device = _resolve_device(cfg.device)
+        dist = Distributed(device.type)  # held across phases, so the process group outlives each phase's loop
+        try:
+            if dist.is_main:
+                out_dir.mkdir(parents=True, exist_ok=True)
+                save_config(cfg, out_dir / f"config.{config_format}")
+            if device.type == "cuda":
+                device = torch.device("cuda", dist.local_rank)
+            runner = _PhaseRunner(cfg, out_dir, stop_at_step, progress, config_format, dist, device)
+            return runner.run(methods, TrainResult)
+        finally:
+            dist.close()
+
+
+class _PhaseRunner:
+    def __init__(self, cfg: HMNConfig, out_dir: Path, stop_at_step: int | None, progress: bool,
+                 config_format: str, dist: Any, device: torch.device):
+        self.cfg, self.out_dir, self.stop_at_step, self.device = cfg, out_dir, stop_at_step, device
+        self.progress, self.config_format, self.dist = progress, config_format, dist
+        self.steps = 0
+        self.started = time.perf_counter()
+
+    def phase(self, exp: Experiment, cfg: HMNConfig, directory: Path) -> tuple[str, nn.Module]:
+        """Runs (or, when finished before, reloads) one phase: (status, trained model)."""
+        from ..loop import train
+
+        checkpoint = directory / "checkpoints" / "last.pt"
+        done = directory / "results.json"
+        if done.exists() and checkpoint.exists():
+            state = load_checkpoint(checkpoint)
+            model = exp.build_model(cfg)
+            model.load_state_dict(state["model"])
+            self.steps += int(state["step"])
+            return "completed", model
+        stop = None if self.stop_at_step is None else self.stop_at_step - self.steps
+        if stop is not None and stop < 1:
+            return "stopped", None
+        result = train(exp, cfg, out_dir=directory, resume=directory if checkpoint.exists() else None,
+                       stop_at_step=stop, progress=self.progress, config_format=self.config_format)
+        self.steps += result.step
+        return result.status, result.model
+
+    def run(self, methods: list[str], result_class: Any) -> Any:
+        cfg, out = self.cfg, self.out_dir
+        data = _Data(cfg)
+        device = self.device
+        modulations: dict[int, list[Tensor]] = {}
+        modulator = None
+        stage1_cfg = replace(cfg, epochs=cfg.stage1_epochs, lr=cfg.stage1_lr, batch_size=cfg.stage1_batch_size,
+                             eval_every=0)
+        if "hmn" in methods:
+            status, modulator = self.phase(_Stage1(data), stage1_cfg, out / "stage1")
+            if status != "completed":
+                return self._stopped(status, result_class)
+            modulator = modulator.to(device)
+            modulator.eval()
+            for task in data.test_tasks:
+                perm = data.perms[task]
+                batches = (data.avg_train[i: i + cfg.batch_size][:, perm].to(device)
+                           for i in range(0, len(data.avg_train), cfg.batch_size))
+                modulations[task] = [self._same_on_all_ranks(m).cpu() for m in task_modulation(modulator, batches)]
+
+        branch_cfg = replace(cfg, eval_every=0)
+        n = len(data.test_tasks)
+        record: dict[str, Any] = {}
+        finals: dict[str, nn.Module] = {}
+        for method in methods:
+            matrix = [[None] * n for _ in range(n)]
+            ewc = _EWC(cfg.ewc_lambda) if method == "ewc" else None
+            state = None
+            for k, task in enumerate(data.test_tasks):
+                mod = modulations[task] if method == "hmn" else None
+                exp = _BranchTask(f"hmn-{method}-task{k:02d}", data, task, mod, state, ewc)
+                status, model = self.phase(exp, branch_cfg, out / method / f"task_{k:02d}")
+                if status != "completed":
+                    return self._stopped(status, result_class)
+                model = model.to(device)
+                state = {key: v.detach().cpu().clone() for key, v in model.state_dict().items()}
+                if ewc is not None:
+                    ewc.consolidate(model, exp.build_datasets(cfg)[0], cfg.fisher_samples, device)
+                for j in range(k + 1):
+                    t = data.test_tasks[j]
+                    testset = _TaskSet(data.x_test, data.y_test, data.perms[t])
+                    matrix[k][j] = _accuracy(model, testset, modulations[t] if method == "hmn" else None,
+                                             cfg.batch_size, device)
+            finals[method] = model
+            curve = [float(np.mean(row[: k + 1])) for k, row in enumerate(matrix)]
+            record[method] = {"accuracy_matrix": matrix, "mean_accuracy": curve, "final_mean_accuracy": curve[-1],
+                              "first_task_final_accuracy": matrix[-1][0],
+                              "just_learned_accuracy": float(np.mean([matrix[k][k] for k in range(n)]))}
+
+        results = self._results(data, methods, record, modulations)
+        if self.dist.is_main:
+            (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+            _plot(results, out / "hmn.png")
+            line = ", ".join(f"{m} {record[m]['final_mean_accuracy']:.3f}" for m in methods)
+            print(f"hmn: mean accuracy on the {n} learned tasks after the last: {line} -> {out}")
+        models = nn.ModuleDict(finals)
+        if modulator is not None:
+            models["modulator"] = modulator
+        metrics = {f"{m}_final_mean_accuracy": record[m]["final_mean_accuracy"] for m in methods}
+        return result_class("completed", self.steps, 0, {"train": {}, "eval": metrics},
+                            out if self.dist.is_main else None, models)
+
+    def _same_on_all_ranks(self, t: Tensor) -> Tensor:
+        # A gate within rounding of 1/2 could binarise differently on two GPUs; rank 0's vector wins.
+        if self.dist.enabled:
+            torch.distributed.broadcast(t, src=0)
+        return t
+
+    def _stopped(self, status: str, result_class: Any) -> Any:
+        if self.dist.is_main:
+            print(f"hmn: {status} at step {self.steps} (all phases); continue with "
+                  f"`hnn-fast train hmn --resume {self.out_dir}`")
+        return result_class(status, self.steps, 0, {}, self.out_dir if self.dist.is_main else None, None)
+
+    def _results(self, data: _Data, methods: list[str], record: dict[str, Any],
+                 modulations: dict[int, list[Tensor]]) -> dict[str, Any]:
+        cfg = self.cfg
+        tasks = data.test_tasks
+        seen = torch.tensor([t in set(data.stage1_tasks) for t in tasks])
+        groups = data.groups[tasks]
+        sim_ta = data.similarity[tasks][:, tasks]
+        distinct = ~torch.eye(len(tasks), dtype=torch.bool)
+        same = groups[:, None] == groups[None, :]
+        results: dict[str, Any] = {
+            "experiment": "hmn", "status": "completed", "steps": self.steps, "world_size": self.dist.world_size,
+            "elapsed_s": round(time.perf_counter() - self.started, 1), "config": {**vars(cfg)},
+            "test_tasks": tasks, "test_task_groups": groups.tolist(), "seen_in_stage1": seen.tolist(),
+            "task_similarity": {"within_group": float(sim_ta[same & distinct].mean()),
+                                "across_group": float(sim_ta[~same].mean())},
+            "methods": record,
+        }
+        if modulations:
+            vectors = torch.stack([torch.cat(modulations[t]) for t in tasks])
+            results["modulation"] = {
+                "similarity": _similarity_stats(vectors, groups, seen),
+                "density": float(vectors.mean()),
+                "similarity_matrix": (F.normalize(vectors, dim=1, eps=1e-8)
+                                      @ F.normalize(vectors, dim=1, eps=1e-8).T).tolist(),
+            }
+        return results
+
+
+def _plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    has_matrix = "modulation" in results
+    fig, axes = plt.subplots(1, 2 if has_matrix else 1, figsize=(11 if has_matrix else 6, 4.2), squeeze=False)
+    ax = axes[0, 0]
+    labels = {"hmn": "HMN", "snn": "SNN", "ewc": "SNN + EWC"}
+    for method, rec in results["methods"].items():
+        curve = rec["mean_accuracy"]
+        ax.plot(range(1, len(curve) + 1), curve, marker="o", ms=3, label=labels.get(method, method))
+    ax.set_xlabel("number of learned tasks")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("mean accuracy on learned tasks")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title("Continual learning of permuted event-digits")
+    if has_matrix:
+        ax = axes[0, 1]
+        image = ax.imshow(np.array(results["modulation"]["similarity_matrix"]), vmin=0, vmax=1, cmap="viridis")
+        ax.set_title("cosine similarity of task modulation vectors")
+        ax.set_xlabel("test task (groups of consecutive tasks)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        fig.colorbar(image, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
