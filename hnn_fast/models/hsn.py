@@ -1,0 +1,456 @@
+"""Hybrid sensing network (HSN, Fig. 2a of the paper): a "what" ANN on APS frames, a "where" SNN of
+the same geometry on binned DVS events, a learnable hybrid unit (HU) that carries the SNN's feature
+change into the ANN's feature space, and a SiamFC correlation head whose template is cut from the
+first frame's features.
+
+Between two frames the predicted feature is SF(t + dt) = SF(t) + HU[dDF(dt)]: SF(t) the ANN features
+of the last frame, dDF(dt) the SNN readout membrane after the event bins since that frame. The SNN
+restarts from rest at each frame, so its readout is the change since then; its LIF layers have a
+learnable per-channel decay (the authors' code fixes it at 0, which leaves the SNN no memory between
+bins) and the readout is a non-spiking leaky integrator.
+
+Boxes are (x0, y0, x1, y1) in pixels where pixel i spans [i, i + 1). A feature cell j of a network of
+total stride S sees pixels centred at j * S + 0.5 (every layer pads "same").
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .. import nn as hnn
+
+ARCHS = ("small", "resnet")
+
+
+@dataclass(frozen=True)
+class HSNConfig:
+    """arch: "small" (three convs, stride 4, the CPU default) or "resnet" (the authors' two-stage
+    ResNet: 7x7 stride-2 stem to 64 channels, max-pool, bottlenecks to 256 and 512, stride 8).
+    channels: feature channels of both pathways' output. width: the small ANN's convolution
+    channels; snn_width the small SNN's (0: as wide as the ANN). The SNN keeps the ANN's layers,
+    kernels and strides, so its features line up cell for cell; it may be narrower because its
+    readout only has to carry the change, not the whole appearance."""
+
+    arch: str = "small"
+    channels: int = 32
+    width: int = 32
+    snn_width: int = 16
+    template_cells: int = 3
+    lif_decay: float = 0.5
+    lif_threshold: float = 0.5
+    readout_decay: float = 0.9
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
+        if self.channels < 1 or self.width < 2 or self.snn_width < 0 or self.snn_width == 1:
+            raise ValueError(f"channels must be >= 1, width >= 2 and snn_width 0 or >= 2, got "
+                             f"{self.channels}, {self.width}, {self.snn_width}")
+        if self.template_cells < 1 or self.template_cells % 2 == 0:
+            raise ValueError(f"template_cells must be odd and >= 1, got {self.template_cells}")
+        for name in ("lif_decay", "readout_decay"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.lif_threshold <= 0:
+            raise ValueError(f"lif_threshold must be > 0, got {self.lif_threshold}")
+
+    @property
+    def stride(self) -> int:
+        return 4 if self.arch == "small" else 8
+
+
+def _layers(cfg: HSNConfig, width: int) -> list[tuple]:
+    """The shared geometry: ("conv", out, kernel, stride), ("pool", kernel, stride) or
+    ("bottleneck", mid, out, stride); a final 1x1 projection to cfg.channels follows."""
+    if cfg.arch == "small":
+        w = width
+        return [("conv", w // 2, 5, 2), ("conv", w, 3, 2), ("conv", w, 3, 1)]
+    return [("conv", 64, 7, 2), ("pool", 3, 2), ("bottleneck", 64, 256, 1), ("bottleneck", 128, 512, 2)]
+
+
+class _Bottleneck(nn.Module):
+    def __init__(self, cin: int, mid: int, cout: int, stride: int, act):
+        super().__init__()
+        self.body = nn.ModuleList([
+            nn.Conv2d(cin, mid, 1, bias=False), nn.BatchNorm2d(mid), act(mid),
+            nn.Conv2d(mid, mid, 3, stride, 1, bias=False), nn.BatchNorm2d(mid), act(mid),
+            nn.Conv2d(mid, cout, 1, bias=False), nn.BatchNorm2d(cout)])
+        self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        self.out = act(cout)
+
+
+class WhatNet(nn.Module):
+    """The ANN "what" pathway: a fully convolutional feature extractor on one APS frame [B, 1, H, W]
+    with intensities in [0, 1]; returns SF [B, C, H/S, W/S]."""
+
+    def __init__(self, cfg: HSNConfig):
+        super().__init__()
+        layers: list[nn.Module] = []
+        cin = 1
+        for spec in _layers(cfg, cfg.width):
+            if spec[0] == "conv":
+                _, cout, k, s = spec
+                layers += [nn.Conv2d(cin, cout, k, s, k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+                cin = cout
+            elif spec[0] == "pool":
+                layers.append(nn.MaxPool2d(spec[1], spec[2], spec[1] // 2))
+            else:
+                _, mid, cout, s = spec
+                layers.append(_Bottleneck(cin, mid, cout, s, lambda c: nn.ReLU()))
+                cin = cout
+        self.body = nn.ModuleList(layers)
+        self.proj = nn.Conv2d(cin, cfg.channels, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        for layer in self.body:
+            if isinstance(layer, _Bottleneck):
+                y = x
+                for sub in layer.body:
+                    y = sub(y)
+                x = layer.out(y + layer.short(x))
+            else:
+                x = layer(x)
+        return self.proj(x)
+
+
+def _time_distributed(layer: nn.Module, x: Tensor) -> Tensor:
+    T, B = x.shape[:2]
+    y = layer(x.reshape(T * B, *x.shape[2:]))
+    return y.reshape(T, B, *y.shape[1:])
+
+
+class WhereNet(nn.Module):
+    """The SNN "where" pathway, the same geometry as WhatNet: conv + BN + fused LIF (learnable
+    per-channel decay and threshold, rectangle surrogate) per layer, then a 1x1 projection read out by
+    a non-spiking leaky integrator. Input: event counts [T, B, 2, H, W]; output: the readout membrane
+    dDF [T, B, C, H/S, W/S] after each bin. State is carried across calls until reset_state()."""
+
+    def __init__(self, cfg: HSNConfig):
+        super().__init__()
+
+        def lif(c: int) -> hnn.LIF:
+            return hnn.LIF(cfg.lif_decay, cfg.lif_threshold, param_shape=(c, 1, 1), learn_decay=True,
+                           learn_threshold=True, surrogate="rectangle", stateful=True)
+
+        layers: list[nn.Module] = []
+        cin = 2
+        for spec in _layers(cfg, cfg.snn_width or cfg.width):
+            if spec[0] == "conv":
+                _, cout, k, s = spec
+                layers += [nn.Conv2d(cin, cout, k, s, k // 2, bias=False), nn.BatchNorm2d(cout), lif(cout)]
+                cin = cout
+            elif spec[0] == "pool":
+                layers.append(nn.MaxPool2d(spec[1], spec[2], spec[1] // 2))
+            else:
+                _, mid, cout, s = spec
+                layers.append(_Bottleneck(cin, mid, cout, s, lif))
+                cin = cout
+        self.body = nn.ModuleList(layers)
+        self.proj = nn.Conv2d(cin, cfg.channels, 1)
+        self.readout = hnn.LeakyIntegrator(cfg.readout_decay, param_shape=(cfg.channels, 1, 1), learn_decay=True,
+                                           stateful=True)
+
+    def reset_state(self) -> None:
+        for m in self.modules():
+            if isinstance(m, (hnn.LIF, hnn.LeakyIntegrator)):
+                m.reset_state()
+
+    def forward(self, events: Tensor) -> Tensor:
+        x = events
+        for layer in self.body:
+            x = self._run_layer(layer, x)
+        return self.readout(_time_distributed(self.proj, x))
+
+    def _run_layer(self, layer: nn.Module, x: Tensor) -> Tensor:
+        if isinstance(layer, hnn.LIF):
+            return layer(x)
+        if isinstance(layer, _Bottleneck):
+            y = x
+            for sub in layer.body:
+                y = self._run_layer(sub, y)
+            return layer.out(y + _time_distributed(layer.short, x))
+        return _time_distributed(layer, x)
+
+
+class DeltaHU(nn.Module):
+    """The learnable S2A hybrid unit: the SNN's membrane readout (already a leaky window over the
+    event bins) mapped into the ANN's feature space by a 1x1 convolution. Started small so that an
+    untrained HSN behaves like the frame-rate ANN instead of adding noise to SF(t)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.map = nn.Conv2d(channels, channels, 1)
+        with torch.no_grad():
+            self.map.weight.mul_(0.1)
+            self.map.bias.zero_()
+
+    def forward(self, delta: Tensor) -> Tensor:
+        return self.map(delta.reshape(-1, *delta.shape[-3:])).reshape(delta.shape)
+
+
+def xcorr(template: Tensor, features: Tensor) -> Tensor:
+    """Per-sample cross-correlation (SiamFC): template [B, C, k, k] slid over features [B, C, H, W]
+    with zero padding k // 2 -> [B, H, W], the sum over channels and the window."""
+    B, C, k, _ = template.shape
+    if features.shape[:2] != (B, C):
+        raise ValueError(f"xcorr: features {tuple(features.shape)} do not match template {tuple(template.shape)}")
+    out = F.conv2d(features.reshape(1, B * C, *features.shape[2:]), template, padding=k // 2, groups=B)
+    return out.reshape(B, *out.shape[2:])
+
+
+class CorrelationHead(nn.Module):
+    """Response logits = scale * mean-normalised xcorr + bias (SiamFC's adjust layer)."""
+
+    def __init__(self, channels: int, cells: int):
+        super().__init__()
+        self.norm = float(channels * cells * cells)
+        self.scale = nn.Parameter(torch.tensor(10.0))
+        # Almost every cell of a response map is background: start from a low prior for "target here".
+        self.bias = nn.Parameter(torch.tensor(-2.0))
+
+    def forward(self, template: Tensor, features: Tensor) -> Tensor:
+        return self.scale * xcorr(template, features) / self.norm + self.bias
+
+
+class HSN(nn.Module):
+    """The two pathways, the HU and the head; the tracking procedures are streaming_boxes (inference)
+    and the hsn experiment's train_step (training)."""
+
+    def __init__(self, cfg: HSNConfig | None = None):
+        super().__init__()
+        self.cfg = cfg or HSNConfig()
+        self.what = WhatNet(self.cfg)
+        self.where = WhereNet(self.cfg)
+        self.hu = DeltaHU(self.cfg.channels)
+        self.head = CorrelationHead(self.cfg.channels, self.cfg.template_cells)
+
+    @property
+    def stride(self) -> int:
+        return self.cfg.stride
+
+    def features(self, frames: Tensor) -> Tensor:
+        """SF of frames [B, H, W] (uint8 or [0, 1] floats) -> [B, C, h, w]."""
+        x = frames.float() / 255.0 if frames.dtype == torch.uint8 else frames.float()
+        return self.what(x.unsqueeze(1))
+
+    def delta(self, events: Tensor) -> Tensor:
+        """HU[dDF] after each bin of events [T, B, 2, H, W] (counts), continuing the SNN's state."""
+        return self.hu(self.where(events.float()))
+
+    def template(self, features: Tensor, boxes: Tensor) -> Tensor:
+        """The k x k feature cells around each box centre, bilinearly sampled -> [B, C, k, k]."""
+        B, C, h, w = features.shape
+        k = self.cfg.template_cells
+        cx, cy = box_centres(boxes).unbind(-1)
+        u = (cx - 0.5) / self.stride
+        v = (cy - 0.5) / self.stride
+        offs = torch.arange(k, device=features.device, dtype=features.dtype) - k // 2
+        gx = (u[:, None, None] + offs[None, None, :]) / max(w - 1, 1) * 2 - 1
+        gy = (v[:, None, None] + offs[None, :, None]) / max(h - 1, 1) * 2 - 1
+        grid = torch.stack(torch.broadcast_tensors(gx, gy), dim=-1)
+        return F.grid_sample(features, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+
+    def response(self, template: Tensor, features: Tensor) -> Tensor:
+        return self.head(template, features)
+
+    def locate(self, response: Tensor, size: Tensor) -> Tensor:
+        """Boxes [B, 4] of the given sizes [B, 2] centred on each response's peak, refined to a
+        sub-cell position by a soft-argmax over the 3 x 3 cells around it."""
+        B, h, w = response.shape
+        flat = response.reshape(B, -1).argmax(1)
+        py, px = flat // w, flat % w
+        padded = F.pad(response, (1, 1, 1, 1), value=float("-inf"))
+        idx = torch.arange(B, device=response.device)
+        offs = torch.arange(3, device=response.device)
+        patch = padded[idx[:, None, None], (py[:, None, None] + offs[None, :, None]),
+                       (px[:, None, None] + offs[None, None, :])]
+        weights = torch.softmax(patch.reshape(B, 9).float(), 1).reshape(B, 3, 3)
+        d = (offs - 1).to(weights.dtype)
+        fx = px.to(weights.dtype) + (weights.sum(1) * d).sum(1)
+        fy = py.to(weights.dtype) + (weights.sum(2) * d).sum(1)
+        centre = torch.stack([fx, fy], -1) * self.stride + 0.5
+        return torch.cat([centre - size / 2, centre + size / 2], -1)
+
+
+def box_centres(boxes: Tensor) -> Tensor:
+    return (boxes[..., :2] + boxes[..., 2:]) / 2
+
+
+def box_sizes(boxes: Tensor) -> Tensor:
+    return boxes[..., 2:] - boxes[..., :2]
+
+
+def box_iou(a: Tensor, b: Tensor) -> Tensor:
+    lo = torch.maximum(a[..., :2], b[..., :2])
+    hi = torch.minimum(a[..., 2:], b[..., 2:])
+    inter = (hi - lo).clamp(min=0).prod(-1)
+    union = box_sizes(a).prod(-1) + box_sizes(b).prod(-1) - inter
+    return inter / union.clamp(min=1e-12)
+
+
+def response_targets(boxes: Tensor, shape: Sequence[int], stride: int) -> tuple[Tensor, Tensor]:
+    """Per-cell (label, weight) for boxes [..., 4] on a [h, w] response: label 1 within one cell of
+    the box centre, 0 beyond two cells, ignored (weight 0) in between, as in the authors' code;
+    positives weigh 10 and negatives 1 (Eq. 10), weights normalised to sum 1 per map (Eq. 9)."""
+    h, w = shape
+    ys = torch.arange(h, device=boxes.device, dtype=boxes.dtype) * stride + 0.5
+    xs = torch.arange(w, device=boxes.device, dtype=boxes.dtype) * stride + 0.5
+    c = box_centres(boxes)
+    dist = torch.sqrt((xs[None, :] - c[..., 0, None, None]) ** 2 + (ys[:, None] - c[..., 1, None, None]) ** 2)
+    pos = dist <= stride
+    neg = dist > 2 * stride
+    weight = pos * 10.0 + neg * 1.0
+    weight = weight / weight.sum((-2, -1), keepdim=True).clamp(min=1e-12)
+    return pos.to(boxes.dtype), weight
+
+
+def tracking_loss(response: Tensor, boxes: Tensor, stride: int) -> Tensor:
+    """The weighted cross-entropy of Eq. 9-10 over response cells (a cell of the map plays the role
+    of an anchor; there is no box regression, box sizes being fixed by the template)."""
+    label, weight = response_targets(boxes, response.shape[-2:], stride)
+    ce = F.binary_cross_entropy_with_logits(response, label, reduction="none")
+    return (ce * weight).sum((-2, -1)).mean()
+
+
+def count_macs(model: nn.Module, *inputs: Tensor) -> tuple[int, float]:
+    """Multiply-accumulates of the convolutions in one forward pass: (dense, event-driven). The
+    event-driven count weighs each convolution by the fraction of its inputs that are non-zero, the
+    work of hardware that only processes incoming spikes or events (for an ANN on frames the two
+    are nearly equal)."""
+    dense, sparse = 0, 0.0
+
+    def hook(m: nn.Conv2d, inp, out) -> None:
+        nonlocal dense, sparse
+        macs = out.numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
+        dense += macs
+        sparse += macs * (inp[0] != 0).float().mean().item()
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    try:
+        with torch.no_grad():
+            model(*inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    return dense, sparse
+
+
+METHODS = ("hsn", "ann_frame_rate", "ann_ideal", "snn_alone")
+
+
+@torch.no_grad()
+def streaming_boxes(net: HSN, aps: Tensor, events: Tensor, frames: Tensor, box0: Tensor,
+                    bins_per_frame: int) -> dict[str, Tensor]:
+    """Boxes [B, N, 4] at the end of each of the N event bins of recordings, per method.
+
+    aps [B, F, H, W]: frames at the start of each interval (frame 0 also gives the template at box0
+    [B, 4]); events [B, N, 2, H, W] with N = (F - 1) * bins_per_frame; frames [B, N, H, W]: a frame at
+    the end of every bin, seen only by the ideal ANN. "ann_frame_rate" holds the box of the interval's
+    frame until the next one; "hsn" uses SF(t) + HU[dDF]; "snn_alone" HU[dDF] without SF(t).
+    """
+    B, n_frames = aps.shape[:2]
+    N = events.shape[1]
+    if N != (n_frames - 1) * bins_per_frame:
+        raise ValueError(f"streaming_boxes: {N} event bins for {n_frames} frames and bins_per_frame={bins_per_frame}")
+    size = box_sizes(box0)
+    sf_frames = net.features(aps.flatten(0, 1)).unflatten(0, (B, n_frames))
+    tmpl = net.template(sf_frames[:, 0], box0)
+    out: dict[str, list[Tensor]] = {m: [] for m in METHODS}
+    for k in range(n_frames - 1):
+        sf = sf_frames[:, k]
+        held = net.locate(net.response(tmpl, sf), size)
+        net.where.reset_state()
+        delta = net.delta(events[:, k * bins_per_frame:(k + 1) * bins_per_frame].transpose(0, 1))
+        for d in delta:
+            out["hsn"].append(net.locate(net.response(tmpl, sf + d), size))
+            out["snn_alone"].append(net.locate(net.response(tmpl, d), size))
+            out["ann_frame_rate"].append(held)
+    ideal = net.features(frames.flatten(0, 1)).unflatten(0, (B, N))
+    out["ann_ideal"] = [net.locate(net.response(tmpl, ideal[:, i]), size) for i in range(N)]
+    return {m: torch.stack(v, 1) for m, v in out.items()}
+
+
+def streaming_scores(net: HSN, rec: dict[str, Tensor], bins_per_frame: int) -> dict[str, tuple[float, float]]:
+    """(mean IoU, mean centre error in pixels) per method over every bin of the recordings in rec
+    (keys aps, events, frames, boxes [B, N, 4] at bin ends, frame_boxes [B, F, 4])."""
+    boxes = streaming_boxes(net, rec["aps"], rec["events"], rec["frames"], rec["frame_boxes"][:, 0], bins_per_frame)
+    gt = rec["boxes"].float()
+    return {m: (box_iou(b, gt).mean().item(),
+                (box_centres(b) - box_centres(gt)).norm(dim=-1).mean().item()) for m, b in boxes.items()}
+
+
+@torch.no_grad()
+def measure_cost(net: HSN, events: Tensor, bins_per_frame: int, iters: int = 50) -> dict[str, Any]:
+    """Cost per update at batch 1 on a recording's event bins [T, 2, H, W] (T >= 1; replayed when
+    iters > T): MACs (dense, and event-driven for the SNN) including the correlation, and measured
+    updates per second with the fused and the reference ops of the SNN step (one bin, state carried)
+    and of the SNN over a frame interval's bins in one call (updates counted per bin), and of the
+    ANN step (one frame). HSN's cost adds one ANN step per bins_per_frame SNN steps."""
+    from .. import ops
+
+    net = net.eval()
+    T, _, H, W = events.shape
+    events = events.float().unsqueeze(1)
+    frame = torch.rand(1, H, W, generator=torch.Generator().manual_seed(0))
+    feats = net.features(frame)
+    C, h, w = feats.shape[1:]
+    k = net.cfg.template_cells
+    corr = h * w * C * k * k
+    ann, _ = count_macs(net.what, frame.unsqueeze(1))
+    net.where.reset_state()
+    snn, snn_sparse = count_macs(net.where, events)
+    snn_sparse /= T
+    snn //= T
+    hu, _ = count_macs(net.hu, torch.zeros(1, 1, C, h, w))
+    macs = {"ann_step": ann + corr, "snn_step": snn + hu + corr,
+            "ann_ideal": ann + corr, "ann_frame_rate": (ann + corr) / bins_per_frame,
+            "hsn": snn + hu + corr + ann / bins_per_frame}
+    event_macs = {"snn_step": snn_sparse + hu + corr, "hsn": snn_sparse + hu + corr + ann / bins_per_frame}
+    size = torch.tensor([[H / 4, W / 4]])
+    tmpl = net.template(feats, torch.tensor([[3 * H / 8, 3 * W / 8, 5 * H / 8, 5 * W / 8]]))
+
+    n = bins_per_frame
+
+    def snn_step(i: int) -> None:
+        net.locate(net.response(tmpl, feats + net.delta(events[i % T:i % T + 1])[0]), size)
+
+    def snn_interval(i: int) -> None:
+        # A frame interval's bins in one fused call (time loop inside the kernels), as a pipeline
+        # that may wait for a frame interval's events would run it.
+        j = (i * n) % max(T - n + 1, 1)
+        net.where.reset_state()
+        deltas = net.delta(events[j:j + n])
+        net.locate(net.response(tmpl.expand(len(deltas), -1, -1, -1), feats + deltas[:, 0]),
+                   size.expand(len(deltas), -1))
+
+    def ann_step(i: int) -> None:
+        net.locate(net.response(tmpl, net.features(frame)), size)
+
+    def rate(step, updates: int) -> float:
+        step(0)
+        start = time.perf_counter()
+        for i in range(iters):
+            step(i)
+        return iters * updates / (time.perf_counter() - start)
+
+    previous = ops.get_backend()
+    ups: dict[str, float] = {}
+    try:
+        for backend in ("fused", "reference"):
+            ops.set_backend(backend)
+            net.where.reset_state()
+            ups[f"snn_step_{backend}"] = rate(snn_step, 1)
+            ups[f"snn_interval_{backend}"] = rate(snn_interval, min(n, T))
+    finally:
+        ops.set_backend(previous)
+    ups["ann_step"] = rate(ann_step, 1)
+    ups["hsn_fused"] = 1.0 / (1.0 / ups["snn_step_fused"] + 1.0 / (ups["ann_step"] * n))
+    return {"macs_per_update": macs, "event_driven_macs_per_update": event_macs, "updates_per_s": ups,
+            "event_density": float((events != 0).float().mean()), "threads": torch.get_num_threads()}
