@@ -61,14 +61,14 @@ void lif_forward_kernel(const LifForwardParams& p) {
 template <typename scalar_t, typename acc_t, Reset R, Surrogate S, bool kParamGrads>
 HNN_CPU_MULTIVERSION void lif_backward_row(const acc_t* __restrict__ h, const acc_t* __restrict__ threshold,
                       const scalar_t* __restrict__ grad_s, const acc_t* __restrict__ decay,
-                      const acc_t* __restrict__ v_prev, acc_t v_reset, acc_t alpha, bool detach_reset,
+                      const acc_t* __restrict__ v_prev, acc_t v_reset, acc_t alpha, acc_t reset_path,
                       acc_t* __restrict__ grad_v, acc_t* __restrict__ grad_decay,
                       acc_t* __restrict__ grad_threshold_sum, acc_t* __restrict__ grad_threshold,
                       scalar_t* __restrict__ grad_x, int64_t nb) {
   for (int64_t j = 0; j < nb; ++j) {
     const acc_t surrogate = surrogate_grad<S>(h[j] - threshold[j], alpha);
     acc_t gh, gth;
-    lif_step_backward<R>(h[j], threshold[j], surrogate, v_reset, detach_reset, static_cast<acc_t>(grad_s[j]),
+    lif_step_backward<R>(h[j], threshold[j], surrogate, v_reset, reset_path, static_cast<acc_t>(grad_s[j]),
                          grad_v[j], gh, gth);
     grad_x[j] = static_cast<scalar_t>(gh);
     if constexpr (kParamGrads) {
@@ -98,7 +98,7 @@ void lif_backward_kernel(const LifBackwardParams& p) {
   const auto* threshold_steps = p.threshold_per_step ? static_cast<const acc_t*>(p.threshold) : nullptr;
   const acc_t v_reset = static_cast<acc_t>(p.v_reset);
   const acc_t alpha = static_cast<acc_t>(p.alpha);
-  const bool detach_reset = p.detach_reset;
+  const acc_t reset_path = p.detach_reset ? acc_t(0) : acc_t(1);
   const bool param_grads = grad_decay != nullptr || grad_threshold != nullptr;
   const int64_t T = p.T, N = p.N;
 
@@ -128,7 +128,7 @@ void lif_backward_kernel(const LifBackwardParams& p) {
                                                                                : grad_threshold_scratch;
       const auto row = param_grads ? lif_backward_row<scalar_t, acc_t, R, S, true>
                                    : lif_backward_row<scalar_t, acc_t, R, S, false>;
-      row(h + t * N + n0, threshold_at(t), grad_spikes + t * N + n0, decay, v_prev, v_reset, alpha, detach_reset,
+      row(h + t * N + n0, threshold_at(t), grad_spikes + t * N + n0, decay, v_prev, v_reset, alpha, reset_path,
           grad_v, grad_decay_acc, grad_threshold_acc, gth_row, grad_x + t * N + n0, nb);
     }
     std::copy_n(grad_v, nb, grad_v0 + n0);

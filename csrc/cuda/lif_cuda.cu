@@ -57,7 +57,7 @@ __global__ void lif_backward_kernel(const LifBackwardParams p) {
       const acc_t th = threshold_steps != nullptr ? threshold_steps[t * p.N + n] : threshold;
       const acc_t surrogate = surrogate_grad(p.surrogate, hv - th, alpha);
       acc_t gh, gth;
-      lif_step_backward<R>(hv, th, surrogate, v_reset, p.detach_reset,
+      lif_step_backward<R>(hv, th, surrogate, v_reset, p.detach_reset ? acc_t(0) : acc_t(1),
                            static_cast<acc_t>(grad_spikes[t * p.N + n]), grad_v, gh, gth);
       grad_x[t * p.N + n] = static_cast<scalar_t>(gh);
       if (want_decay) {
