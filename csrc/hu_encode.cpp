@@ -36,7 +36,7 @@ void check_values(const at::Tensor& a, std::string_view name) {
 at::Tensor hu_encode(const at::Tensor& a, int64_t T, c10::string_view mode, c10::string_view nonlinearity,
                      const std::optional<at::Tensor>& uniform) {
   check_values(a, "a");
-  TORCH_CHECK_VALUE(T >= 0, "T (the number of steps) must be >= 0, got ", T);
+  TORCH_CHECK_VALUE(T >= 0 && T < (int64_t{1} << 31), "T (the number of steps) must be in [0, 2^31), got ", T);
   const EncodeMode m = parse_encode_mode(mode);
   const Nonlinearity f = parse_nonlinearity(nonlinearity);
   const c10::DeviceGuard guard(a.device());

@@ -95,9 +95,11 @@ HNN_HOST_DEVICE acc_t encode_spike(EncodeMode mode, int64_t t, int64_t T, acc_t 
   switch (mode) {
     case EncodeMode::Rate: {
       // Both products are >= 0, where truncation is floor: a conversion the CPU does inline (std::floor
-      // is a library call per element on a baseline x86-64 target).
-      const int64_t now = static_cast<int64_t>(static_cast<acc_t>(t + 1) * p);
-      const int64_t before = static_cast<int64_t>(static_cast<acc_t>(t) * p);
+      // is a library call per element on a baseline x86-64 target). 32-bit, because vector
+      // float-to-int64 conversions need AVX-512DQ; the products are at most T, and the host code
+      // keeps T below 2^31.
+      const int32_t now = static_cast<int32_t>(static_cast<acc_t>(t + 1) * p);
+      const int32_t before = static_cast<int32_t>(static_cast<acc_t>(t) * p);
       return static_cast<acc_t>(now - before);
     }
     case EncodeMode::Poisson: return u < p ? acc_t(1) : acc_t(0);
