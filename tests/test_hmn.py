@@ -81,6 +81,21 @@ def test_threshold_and_gate_modulation_agree():
         SpikingBranch(20, (6,), 3, modulation="multiply")
 
 
+def test_rescale_is_a_config_choice():
+    from hnn_fast.train.experiments.hmn import HMNConfig, _branch
+
+    assert _branch(HMNConfig(hidden=6)).rescale and not _branch(HMNConfig(hidden=6, rescale=False)).rescale
+    torch.manual_seed(2)
+    on = SpikingBranch(20, (6,), 3, threshold=0.3)
+    off = SpikingBranch(20, (6,), 3, threshold=0.3, rescale=False)
+    off.load_state_dict(on.state_dict())
+    x = torch.rand(5, 4, 20) * 10
+    half = [torch.tensor([1.0, 1, 0, 0, 0, 0])]
+    torch.testing.assert_close(on(x), off(x))  # the plain branch is never rescaled
+    bias = on.readout.bias
+    torch.testing.assert_close(on(x, half) - bias, 3 * (off(x, half) - bias))  # 6 neurons / 2 on
+
+
 TINY = ["groups=3", "test_groups=1", "tasks_per_group=2", "data_limit=120", "hidden=12", "backbone_hidden=24",
         "epochs=2", "stage1_epochs=2", "stage1_per_task=32", "stage1_batch_size=32", "batch_size=16",
         "fisher_samples=4", "time_bins=2", "methods=hmn,snn,ewc"]

@@ -64,6 +64,8 @@ class HMNConfig(TrainConfig):
     modulation: str = param("threshold", "threshold: a gated-off neuron's threshold rises by v_T (Eq. 19); gate: "
                             "its spikes are multiplied by 0 (the authors' code)", choices=MODULATIONS)
     v_T: float = param(1e4, "threshold rise of a gated-off neuron (Eq. 19)", gt=0)
+    rescale: bool = param(True, "scale a modulated layer's spikes by H / (neurons on), as inverted dropout (not in "
+                          "the paper)")
     gate_k: float = param(10.0, "sharpness k of the modulation HUs' sigmoid(k x)", gt=0)
     sim_lambda: float = param(1.0, "lambda of Eq. 14 (reward for similar modulation of similar tasks)", min=0)
     sim_mu: float = param(10.0, "mu of Eq. 14 (weight of the minimum-density term)", min=0)
@@ -253,7 +255,8 @@ def _modulator(cfg: HMNConfig) -> HMNModulator:
 
 def _branch(cfg: HMNConfig) -> SpikingBranch:
     return SpikingBranch(N_INPUTS, (cfg.hidden,) * 2, 10, decay=cfg.decay, threshold=cfg.threshold,
-                         surrogate=cfg.surrogate, modulation=cfg.modulation, v_T=cfg.v_T)
+                         surrogate=cfg.surrogate, modulation=cfg.modulation, v_T=cfg.v_T,
+                         rescale=cfg.rescale)
 
 
 @torch.no_grad()
