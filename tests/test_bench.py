@@ -142,6 +142,24 @@ def test_registered_model_is_timed_on_both_backends():
     assert ops.get_backend() == "fused"
 
 
+def test_model_without_gradient_training_is_timed_for_inference_only():
+    class Rule(torch.nn.Module):  # no parameters, like the Hebbian-built reasoner
+        def forward(self, x):
+            return ops.lif(x)[0].sum(0)
+
+    @register_model("rule")
+    def _rule(device, dtype, preset):
+        return ModelCase(Rule(), (torch.rand(5, 16, device=device, dtype=dtype),), None, None, trainable=False)
+
+    try:
+        results = suite.run(Config.from_preset("tiny", only=("models",)), progress=False)
+    finally:
+        model_registry.unregister_model("rule")
+    assert validate(results) == []
+    assert {r["mode"] for r in results["models"] if r["model"] == "rule"} == {"inference"}
+    assert any("model rule train" in str(s) for s in results["skipped"])
+
+
 def test_only_rejects_unknown_groups():
     with pytest.raises(SystemExit):
         cli.main(["bench", "--only", "lif,nonsense"])

@@ -25,10 +25,15 @@ from torch import Tensor
 
 @dataclass
 class ModelCase:
+    """model(*inputs) is one inference step; loss(output, target).backward() then an SGD step is one
+    training step. A model whose weights are not learnt by gradient (trainable=False, target and loss
+    None) is timed for inference only."""
+
     model: torch.nn.Module
     inputs: tuple
-    target: Tensor
-    loss: Callable[[object, Tensor], Tensor]
+    target: Tensor | None
+    loss: Callable[[object, Tensor], Tensor] | None
+    trainable: bool = True
 
 
 ModelFactory = Callable[[torch.device, torch.dtype, str], ModelCase]

@@ -254,6 +254,14 @@ def _peer_timings(run: _Run, runners: list[dict], size_name: str, mode: str) -> 
 
 
 def _model_steps(case: model_registry.ModelCase, backend: str):
+    def infer():
+        ops.set_backend(backend)
+        case.model.eval()
+        with torch.no_grad():
+            return case.model(*case.inputs)
+
+    if not case.trainable:
+        return {"inference": infer}
     optimizer = torch.optim.SGD(case.model.parameters(), lr=1e-3)
 
     def train():
@@ -262,12 +270,6 @@ def _model_steps(case: model_registry.ModelCase, backend: str):
         optimizer.zero_grad(set_to_none=True)
         case.loss(case.model(*case.inputs), case.target).backward()
         optimizer.step()
-
-    def infer():
-        ops.set_backend(backend)
-        case.model.eval()
-        with torch.no_grad():
-            return case.model(*case.inputs)
 
     return {"train": train, "inference": infer}
 
@@ -365,6 +367,10 @@ def _bench_models(run: _Run, factories: dict, failures: dict) -> list[dict]:
             continue
         fused, reference = _model_steps(case, "fused"), _model_steps(case, "reference")
         for mode in ("train", "inference"):
+            if mode not in fused:
+                run.skip(f"model {name} {mode}", "its weights are not learnt by gradient descent")
+                run.progress.advance()
+                continue
             run.progress.step(f"model {name} {mode}")
             times = run.time({"fused": fused[mode], "reference": reference[mode]})
             entries.append({"model": name, "mode": mode,
