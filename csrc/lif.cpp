@@ -11,6 +11,20 @@
 namespace hnn_fast {
 namespace {
 
+LifNeuron neuron_params(const at::Tensor& v0, const at::Tensor& decay, double decay_value, const ThresholdBuffer& th,
+                        double threshold_value, c10::string_view reset, double v_reset) {
+  LifNeuron n;
+  n.v0 = data_or_null(v0);
+  n.decay = data_or_null(decay);
+  n.decay_value = decay_value;
+  n.threshold = data_or_null(th.buffer);
+  n.threshold_per_step = th.per_step;
+  n.threshold_value = threshold_value;
+  n.reset = parse_reset(reset);
+  n.v_reset = v_reset;
+  return n;
+}
+
 std::tuple<at::Tensor, at::Tensor, at::Tensor> lif(const at::Tensor& x, const std::optional<at::Tensor>& v0,
                                                    const std::optional<at::Tensor>& decay, double decay_value,
                                                    const std::optional<at::Tensor>& threshold,
@@ -37,14 +51,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> lif(const at::Tensor& x, const st
   p.N = neuron_count(x);
   p.x = x2.const_data_ptr();
   p.x_stride_t = x2.stride(0);
-  p.v0 = data_or_null(v0_buf);
-  p.decay = data_or_null(decay_buf);
-  p.decay_value = decay_value;
-  p.threshold = data_or_null(th.buffer);
-  p.threshold_per_step = th.per_step;
-  p.threshold_value = threshold_value;
-  p.reset = parse_reset(reset);
-  p.v_reset = v_reset;
+  p.neuron = neuron_params(v0_buf, decay_buf, decay_value, th, threshold_value, reset, v_reset);
   p.spikes = spikes.mutable_data_ptr();
   p.v_last = v_last.mutable_data_ptr();
   p.h = save_h ? h.mutable_data_ptr() : nullptr;
@@ -99,14 +106,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> lif_backward(
   p.grad_spikes = gs.const_data_ptr();
   p.grad_v_last = gv_last.const_data_ptr();
   p.h = h_c.const_data_ptr();
-  p.v0 = data_or_null(v0_buf);
-  p.decay = data_or_null(decay_buf);
-  p.decay_value = decay_value;
-  p.threshold = data_or_null(th.buffer);
-  p.threshold_per_step = th.per_step;
-  p.threshold_value = threshold_value;
-  p.reset = parse_reset(reset);
-  p.v_reset = v_reset;
+  p.neuron = neuron_params(v0_buf, decay_buf, decay_value, th, threshold_value, reset, v_reset);
   p.detach_reset = detach_reset;
   p.surrogate = parse_surrogate(surrogate);
   p.alpha = alpha;

@@ -13,10 +13,8 @@ namespace hnn_fast {
 // steps. "acc" buffers are in the compute type (float, or double for fp64 inputs); the others are in
 // the input dtype. A null per-neuron pointer means "use the scalar value".
 
-struct LifForwardParams {
-  int64_t T = 0, N = 0;
-  const void* x = nullptr;  // [T, N], input dtype
-  int64_t x_stride_t = 0;
+// The neuron's parameters, the same for the forward and the backward.
+struct LifNeuron {
   const void* v0 = nullptr;         // acc [N] or null (zeros)
   const void* decay = nullptr;      // acc [N] or null
   double decay_value = 0.0;
@@ -25,6 +23,13 @@ struct LifForwardParams {
   double threshold_value = 1.0;
   Reset reset = Reset::Hard;
   double v_reset = 0.0;
+};
+
+struct LifForwardParams {
+  int64_t T = 0, N = 0;
+  const void* x = nullptr;  // [T, N], input dtype
+  int64_t x_stride_t = 0;
+  LifNeuron neuron;
   void* spikes = nullptr;  // [T, N], input dtype
   void* v_last = nullptr;  // [N], input dtype
   void* h = nullptr;       // acc [T, N], or null when no backward will run
@@ -35,14 +40,7 @@ struct LifBackwardParams {
   const void* grad_spikes = nullptr;  // [T, N], input dtype
   const void* grad_v_last = nullptr;  // acc [N]
   const void* h = nullptr;            // acc [T, N]
-  const void* v0 = nullptr;           // acc [N] or null
-  const void* decay = nullptr;
-  double decay_value = 0.0;
-  const void* threshold = nullptr;
-  bool threshold_per_step = false;
-  double threshold_value = 1.0;
-  Reset reset = Reset::Hard;
-  double v_reset = 0.0;
+  LifNeuron neuron;
   bool detach_reset = false;
   Surrogate surrogate = Surrogate::Rectangle;
   double alpha = 1.0;

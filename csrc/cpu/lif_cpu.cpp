@@ -37,15 +37,15 @@ void lif_forward_kernel(const LifForwardParams& p) {
   auto* spikes = static_cast<scalar_t*>(p.spikes);
   auto* v_last = static_cast<scalar_t*>(p.v_last);
   auto* h = static_cast<acc_t*>(p.h);
-  const auto* threshold_steps = p.threshold_per_step ? static_cast<const acc_t*>(p.threshold) : nullptr;
-  const acc_t v_reset = static_cast<acc_t>(p.v_reset);
+  const auto* threshold_steps = p.neuron.threshold_per_step ? static_cast<const acc_t*>(p.neuron.threshold) : nullptr;
+  const acc_t v_reset = static_cast<acc_t>(p.neuron.v_reset);
   const int64_t T = p.T, N = p.N, x_stride_t = p.x_stride_t;
 
   for_each_block(T, N, [=, &p](int64_t n0, int64_t nb) {
     acc_t v[kBlock], decay[kBlock], threshold[kBlock], h_scratch[kBlock];
-    load_block(v, p.v0, 0.0, n0, nb);
-    load_block(decay, p.decay, p.decay_value, n0, nb);
-    if (threshold_steps == nullptr) load_block(threshold, p.threshold, p.threshold_value, n0, nb);
+    load_block(v, p.neuron.v0, 0.0, n0, nb);
+    load_block(decay, p.neuron.decay, p.neuron.decay_value, n0, nb);
+    if (threshold_steps == nullptr) load_block(threshold, p.neuron.threshold, p.neuron.threshold_value, n0, nb);
     for (int64_t t = 0; t < T; ++t) {
       lif_forward_row<scalar_t, acc_t, R>(
           x + t * x_stride_t + n0, decay, threshold_steps != nullptr ? threshold_steps + t * N + n0 : threshold,
@@ -95,8 +95,8 @@ void lif_backward_kernel(const LifBackwardParams& p) {
   auto* grad_v0 = static_cast<acc_t*>(p.grad_v0);
   auto* grad_decay = static_cast<acc_t*>(p.grad_decay);
   auto* grad_threshold = static_cast<acc_t*>(p.grad_threshold);
-  const auto* threshold_steps = p.threshold_per_step ? static_cast<const acc_t*>(p.threshold) : nullptr;
-  const acc_t v_reset = static_cast<acc_t>(p.v_reset);
+  const auto* threshold_steps = p.neuron.threshold_per_step ? static_cast<const acc_t*>(p.neuron.threshold) : nullptr;
+  const acc_t v_reset = static_cast<acc_t>(p.neuron.v_reset);
   const acc_t alpha = static_cast<acc_t>(p.alpha);
   const acc_t reset_path = p.detach_reset ? acc_t(0) : acc_t(1);
   const bool param_grads = grad_decay != nullptr || grad_threshold != nullptr;
@@ -106,8 +106,8 @@ void lif_backward_kernel(const LifBackwardParams& p) {
     acc_t grad_v[kBlock], decay[kBlock], threshold[kBlock], v_prev[kBlock];
     acc_t grad_decay_acc[kBlock], grad_threshold_acc[kBlock], grad_threshold_scratch[kBlock];
     load_block(grad_v, p.grad_v_last, 0.0, n0, nb);
-    load_block(decay, p.decay, p.decay_value, n0, nb);
-    if (threshold_steps == nullptr) load_block(threshold, p.threshold, p.threshold_value, n0, nb);
+    load_block(decay, p.neuron.decay, p.neuron.decay_value, n0, nb);
+    if (threshold_steps == nullptr) load_block(threshold, p.neuron.threshold, p.neuron.threshold_value, n0, nb);
     std::fill_n(grad_decay_acc, nb, acc_t(0));
     std::fill_n(grad_threshold_acc, nb, acc_t(0));
     std::fill_n(v_prev, nb, acc_t(0));
@@ -120,7 +120,7 @@ void lif_backward_kernel(const LifBackwardParams& p) {
         if (t > 0) {
           membrane_row<acc_t, R>(h + (t - 1) * N + n0, threshold_at(t - 1), v_reset, v_prev, nb);
         } else {
-          load_block(v_prev, p.v0, 0.0, n0, nb);
+          load_block(v_prev, p.neuron.v0, 0.0, n0, nb);
         }
       }
       // Per-step threshold gradients go straight to their row; per-neuron ones accumulate over time.
@@ -154,7 +154,7 @@ void lif_backward_dispatch_surrogate(const LifBackwardParams& p) {
 
 void lif_forward_cpu(const LifForwardParams& p, c10::ScalarType dtype) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype, "lif_forward_cpu", [&] {
-    if (p.reset == Reset::Hard) {
+    if (p.neuron.reset == Reset::Hard) {
       lif_forward_kernel<scalar_t, Reset::Hard>(p);
     } else {
       lif_forward_kernel<scalar_t, Reset::Soft>(p);
@@ -164,7 +164,7 @@ void lif_forward_cpu(const LifForwardParams& p, c10::ScalarType dtype) {
 
 void lif_backward_cpu(const LifBackwardParams& p, c10::ScalarType dtype) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype, "lif_backward_cpu", [&] {
-    if (p.reset == Reset::Hard) {
+    if (p.neuron.reset == Reset::Hard) {
       lif_backward_dispatch_surrogate<scalar_t, Reset::Hard>(p);
     } else {
       lif_backward_dispatch_surrogate<scalar_t, Reset::Soft>(p);
