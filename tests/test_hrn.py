@@ -15,13 +15,7 @@ from hnn_fast.hrn.scenes import (NUM_FRAMES, Collision, Scene, SceneFormatError,
                                  generate_scenes, load_scenes, parse_scene, scene_record)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # these tensors are tiny; extra threads only contend on a shared machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def hand_scene() -> Scene:

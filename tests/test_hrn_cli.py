@@ -4,19 +4,13 @@ file, and their errors."""
 import json
 
 import pytest
-import torch
 
 from hnn_fast.cli import main
 from hnn_fast.hrn.collision_hu import CollisionUNet, save_model
 from hnn_fast.hrn.scenes import generate_scenes, scene_record
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

@@ -10,12 +10,7 @@ from hnn_fast.hrn.collision_hu import (CHANNELS, CollisionUNet, collision_loss, 
 from hnn_fast.hrn.scenes import NUM_FRAMES, generate_scenes
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_unet_shapes():
