@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from hnn_fast.models.hmn import HMNModulator, SpikingBranch, similarity_loss, task_modulation
+from hnn_fast.models.hmn import ANNBranch, HMNModulator, SpikingBranch, similarity_loss, task_modulation
 from hnn_fast.train import ConfigError, train
 
 
@@ -50,6 +50,58 @@ def test_task_modulation_averages_then_binarises():
         task_modulation(mod, [])
 
 
+def test_binarized_gates_are_zero_one_with_straight_through_gradient():
+    torch.manual_seed(0)
+    soft = HMNModulator(12, (8,), (5, 3), k=1.0)
+    hard = HMNModulator(12, (8,), (5, 3), k=1.0, binarize=True)
+    hard.load_state_dict(soft.state_dict())
+    x = torch.randn(10, 12)
+    for g_soft, g_hard in zip(soft(x), hard(x)):
+        torch.testing.assert_close(g_hard, (g_soft >= 0.5).float())
+    # the gradient is the soft gate's: Q passes it straight through
+    sum(g.sum() for g in soft(x)).backward()
+    sum(g.sum() for g in hard(x)).backward()
+    for p_soft, p_hard in zip(soft.parameters(), hard.parameters()):
+        torch.testing.assert_close(p_hard.grad, p_soft.grad)
+    assert hard.heads[0].nonlinearity[0].weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("balance", [True, False])
+def test_stage1_set_weighs_groups_equally(balance):
+    from types import SimpleNamespace
+
+    from hnn_fast.train.experiments.hmn import _Stage1Set
+
+    # groups 0 and 1 fully seen (tasks 0-3), test group 2 half seen (task 4 of tasks 4, 5)
+    data = SimpleNamespace(stage1_tasks=[0, 1, 2, 3, 4], groups=torch.tensor([0, 0, 1, 1, 2, 2]),
+                           perms=[torch.randperm(3) for _ in range(6)])
+    avg = torch.arange(15.0).reshape(5, 3)
+    dataset = _Stage1Set(avg, data, per_task=3, tasks_per_group=2, balance=balance)
+    tasks = torch.tensor([dataset[i][1] for i in range(len(dataset))])
+    groups = torch.tensor([int(dataset[i][2]) for i in range(len(dataset))])
+    assert torch.bincount(tasks).tolist() == ([3, 3, 3, 3, 6] if balance else [3, 3, 3, 3, 3])
+    assert torch.bincount(groups).tolist() == ([6, 6, 6] if balance else [6, 6, 3])
+    # the sixth sample of task 4 is avg[0] again (5 samples), permuted by the task's permutation
+    x, task, _ = dataset[len(dataset) - 1]
+    assert task == 4
+    torch.testing.assert_close(x, avg[(len(dataset) - 1 - 12) % 5][data.perms[4]])
+
+
+def test_ewc_fisher_of_a_modulated_branch_skips_gated_off_neurons():
+    from hnn_fast.train.experiments.hmn import _EWC
+
+    torch.manual_seed(3)
+    branch = SpikingBranch(20, (6, 6), 3, threshold=0.3, surrogate="atan")
+    dataset = [(torch.rand(5, 20) * 10, i % 3) for i in range(4)]
+    on = [torch.tensor([1.0, 0, 1, 0, 1, 1]), torch.tensor([0.0, 1, 1, 0, 1, 0])]
+    ewc = _EWC(1.0)
+    ewc.consolidate(branch, dataset, 4, torch.device("cpu"), on)
+    assert ewc.fisher["layers.0.weight"][on[0] == 0].abs().sum() == 0
+    assert ewc.fisher["layers.0.weight"][on[0] == 1].abs().sum() > 0
+    assert ewc.fisher["readout.weight"][:, on[1] == 0].abs().sum() == 0
+    assert ewc.penalty(branch).item() == 0  # at the anchor
+
+
 @pytest.mark.parametrize("modulation", ["threshold", "gate"])
 def test_gated_off_neurons_are_silent_and_frozen(modulation):
     torch.manual_seed(0)
@@ -67,6 +119,36 @@ def test_gated_off_neurons_are_silent_and_frozen(modulation):
     assert plain.shape == (4, 3)
     with pytest.raises(ValueError, match="one vector per hidden layer"):
         branch(x, on[:1])
+
+
+def test_ann_branch_gates_and_rescales_like_the_spiking_branch():
+    torch.manual_seed(4)
+    branch = ANNBranch(20, (6, 6), 3)
+    x = torch.rand(5, 4, 20)
+    on = [torch.tensor([1.0, 0, 1, 0, 1, 1]), torch.tensor([0.0, 1, 1, 0, 1, 0])]
+    branch(x, on).pow(2).sum().backward()
+    for layer, m in zip(branch.layers, on):
+        assert layer.weight.grad[m == 0].abs().sum() == 0 and layer.bias.grad[m == 0].abs().sum() == 0
+    assert branch.readout.weight.grad[:, on[1] == 0].abs().sum() == 0
+    # the input is averaged over time; every neuron on with rescale is the plain branch
+    plain = branch(x)
+    torch.testing.assert_close(plain, branch(x.mean(0, keepdim=True)))
+    torch.testing.assert_close(plain, branch(x, [torch.ones(6), torch.ones(6)]))
+    with pytest.raises(ValueError, match="one vector per hidden layer"):
+        branch(x, on[:1])
+
+
+def test_spiking_backbone_reads_the_spike_rate():
+    torch.manual_seed(5)
+    mod = HMNModulator(12, (8,), (5, 3), spiking=True, binarize=True)
+    x = (torch.rand(6, 4, 12) < 0.5).float()
+    gates = mod(x)
+    assert [g.shape for g in gates] == [torch.Size([4, 5]), torch.Size([4, 3])]
+    spikes = mod.backbone(x)
+    assert set(spikes.unique().tolist()) <= {0.0, 1.0}
+    torch.testing.assert_close(gates[0], (mod.heads[0](spikes.mean(0)) >= 0.5).float())
+    sum(g.sum() for g in gates).backward()
+    assert mod.backbone[0].weight.grad.abs().sum() > 0  # through the LIF surrogate
 
 
 def test_threshold_and_gate_modulation_agree():
@@ -98,7 +180,7 @@ def test_rescale_is_a_config_choice():
 
 TINY = ["groups=3", "test_groups=1", "tasks_per_group=2", "data_limit=120", "hidden=12", "backbone_hidden=24",
         "epochs=2", "stage1_epochs=2", "stage1_per_task=32", "stage1_batch_size=32", "batch_size=16",
-        "fisher_samples=4", "time_bins=2", "methods=hmn,snn,ewc"]
+        "fisher_samples=4", "time_bins=2"]
 
 
 def test_tiny_end_to_end_and_resume(tmp_path):
@@ -107,7 +189,8 @@ def test_tiny_end_to_end_and_resume(tmp_path):
     results = json.loads((tmp_path / "full" / "results.json").read_text())
     assert (tmp_path / "full" / "hmn.png").stat().st_size > 0
     assert results["test_tasks"] == [4, 5] and results["seen_in_stage1"] == [True, False]
-    for method in ("hmn", "snn", "ewc"):
+    assert list(results["methods"]) == ["hmn", "snn", "ewc", "hmn+ewc", "ann-only", "snn-only"]
+    for method in results["methods"]:
         rec = results["methods"][method]
         matrix = rec["accuracy_matrix"]
         assert matrix[0][1] is None and all(0 <= a <= 1 for a in (matrix[0][0], matrix[1][0], matrix[1][1]))
@@ -117,6 +200,9 @@ def test_tiny_end_to_end_and_resume(tmp_path):
     assert 0 < results["modulation"]["density"] <= 1
     assert (tmp_path / "full" / "stage1" / "checkpoints" / "last.pt").exists()
     assert (tmp_path / "full" / "ewc" / "task_01" / "results.json").exists()
+    assert (tmp_path / "full" / "hmn+ewc" / "task_01" / "results.json").exists()
+    assert (tmp_path / "full" / "stage1-snn" / "checkpoints" / "last.pt").exists()
+    assert 0 < results["modulation_spiking_backbone"]["density"] <= 1
 
     # stopped inside stage 2 and resumed: the same accuracies as the run that never stopped
     stopped = train("hmn", overrides=TINY, out_dir=tmp_path / "cut", progress=False,

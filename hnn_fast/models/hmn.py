@@ -2,8 +2,10 @@
 Eq. 14-19): an ANN backbone with modulation HUs tells a spiking branch which of its hidden neurons to
 use for a task.
 
-- `HMNModulator`: the backbone 2312-512-512 (ReLU) on the time-averaged input, and one
-  `ModulationHU` head per hidden layer of the branch, each giving a gate in (0, 1) per neuron.
+- `HMNModulator`: the backbone 2312-512-512 (ReLU) on the time-averaged input (or, for the paper's
+  SNN-only ablation, spiking on the spike input), and one
+  `ModulationHU` head per hidden layer of the branch, each giving a gate per neuron: in (0, 1), or
+  0/1 with binarize=True (the HU's Q stage, straight-through gradient).
 - `similarity_loss`: the task-similarity objective (Eq. 14-16) that trains the modulator.
 - `task_modulation`: a task's binary modulation vector (Eq. 17), the mean gate over the task's
   samples thresholded at 1/2.
@@ -11,6 +13,8 @@ use for a task.
   gated-off neurons out of reach (Eq. 19, `modulation="threshold"`, the paper) or multiplies their
   spikes by 0 (`modulation="gate"`, the authors' code). Either way a gated-off neuron neither fires
   nor receives a gradient, so learning one task leaves the neurons it does not use untouched.
+- `ANNBranch`: the branch of the paper's ANN-only ablation (Fig. 3g), a ReLU MLP with the same
+  modulation.
 """
 
 from __future__ import annotations
@@ -29,23 +33,36 @@ MODULATIONS = ("threshold", "gate")
 
 class HMNModulator(nn.Module):
     """Backbone + modulation HUs: time-averaged input [B, n_inputs] -> one gate [B, H_l] per branch
-    hidden layer l. k is the sharpness of the HU's sigmoid (the authors' code uses 100)."""
+    hidden layer l. k is the sharpness of the HU's sigmoid (the authors' code uses 100).
+
+    binarize=True gives 0/1 gates (Q at 1/2) with the sigmoid's gradient passed straight through. A
+    soft gate trained on Eq. 14 saturates within the first epoch (sigmoid(k x) at 0 or 1 for nearly
+    every neuron); a neuron then off for every task gets no gradient and stays unused, while the
+    others are shared by ever more groups. With binary gates nothing rewards saturation, the
+    pre-activations stay near the threshold, and the loss can still move a neuron from a crowded
+    group to an unused one (measured in the README's HMN section)."""
 
     def __init__(self, n_inputs: int = N_INPUTS, hidden: Sequence[int] = (512, 512),
-                 branch_hidden: Sequence[int] = (152, 152), k: float = 1.0):
+                 branch_hidden: Sequence[int] = (152, 152), k: float = 1.0, binarize: bool = False,
+                 spiking: bool = False):
         super().__init__()
         if not hidden or not branch_hidden:
             raise ValueError(f"hidden and branch_hidden need at least one layer, got {hidden!r}, {branch_hidden!r}")
+        self.spiking = bool(spiking)
         layers: list[nn.Module] = []
         width = n_inputs
         for h in hidden:
-            layers += [nn.Linear(width, h), nn.ReLU()]
+            layers += [nn.Linear(width, h), hnn.LIF(0.8, 0.5) if spiking else nn.ReLU()]
             width = h
         self.backbone = nn.Sequential(*layers)
-        self.heads = nn.ModuleList(hnn.ModulationHU(width, h, k=k) for h in branch_hidden)
+        self.heads = nn.ModuleList(hnn.ModulationHU(width, h, k=k, binarize=binarize) for h in branch_hidden)
 
     def forward(self, x: Tensor) -> list[Tensor]:
+        """x: [B, n_inputs] time-averaged, or with spiking=True the spike input [T, B, n_inputs], whose
+        last backbone layer's spike rate (the mean over T, an S2A HU) feeds the heads."""
         features = self.backbone(x)
+        if self.spiking:
+            features = features.mean(0)
         return [head(features) for head in self.heads]
 
 
@@ -85,14 +102,14 @@ def similarity_loss(gates: Sequence[Tensor], tasks: Tensor, groups: Tensor, task
 @torch.no_grad()
 def task_modulation(modulator: HMNModulator, batches: Iterable[Tensor]) -> list[Tensor]:
     """Eq. 17: the task's binary modulation vector per head, 1 where the gate averaged over all of
-    the task's samples (time-averaged inputs [B, n_inputs], in batches) is >= 1/2."""
+    the task's samples (in batches of what the modulator takes) is >= 1/2."""
     sums: list[Tensor] | None = None
     count = 0
     for x in batches:
         gates = modulator(x)
         batch = [g.sum(0) for g in gates]
         sums = batch if sums is None else [s + b for s, b in zip(sums, batch)]
-        count += x.shape[0]
+        count += gates[0].shape[0]
     if sums is None:
         raise ValueError("task_modulation needs at least one batch of the task's samples")
     return [(s / count >= 0.5).float() for s in sums]
@@ -143,9 +160,40 @@ class SpikingBranch(nn.Module):
                 h = lif(current, threshold=self.threshold + (1 - m) * self.v_T) * m
             else:
                 h = lif(current) * m
-            if self.rescale:
-                h = h * (m.shape[-1] / m.sum(-1, keepdim=True).clamp_min(1))
+            h = _rescaled(h, m, self.rescale)
         return self.readout(h).mean(0)
+
+
+def _rescaled(h: Tensor, m: Tensor, rescale: bool) -> Tensor:
+    """Inverted-dropout scaling of a modulated layer's output: H / (neurons on)."""
+    return h * (m.shape[-1] / m.sum(-1, keepdim=True).clamp_min(1)) if rescale else h
+
+
+class ANNBranch(nn.Module):
+    """The branch of the paper's ANN-only ablation (Fig. 3g): ReLU MLP n_inputs-H-...-H-classes on the
+    time-averaged input [T, B, n_inputs] -> [B, classes]. A task's modulation multiplies each hidden
+    layer's activations (a ReLU whose threshold is raised out of reach outputs 0 and passes no
+    gradient), rescaled as in SpikingBranch."""
+
+    def __init__(self, n_inputs: int = N_INPUTS, hidden: Sequence[int] = (152, 152), classes: int = 10, *,
+                 rescale: bool = True):
+        super().__init__()
+        widths = [n_inputs, *hidden]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.readout = nn.Linear(widths[-1], classes)
+        self.rescale = bool(rescale)
+
+    def forward(self, x: Tensor, modulation: Sequence[Tensor] | None = None) -> Tensor:
+        if modulation is not None and len(modulation) != len(self.layers):
+            raise ValueError(f"modulation needs one vector per hidden layer ({len(self.layers)}), "
+                             f"got {len(modulation)}")
+        h = x.mean(0)
+        for i, layer in enumerate(self.layers):
+            h = F.relu(layer(h))
+            if modulation is not None:
+                m = modulation[i].to(h.dtype)
+                h = _rescaled(h * m, m, self.rescale)
+        return self.readout(h)
 
 
 def _register_benchmark() -> None:

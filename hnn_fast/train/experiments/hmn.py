@@ -1,5 +1,5 @@
 """hmn: meta-continual learning of permuted event-digits with the hybrid modulation network (HNN paper,
-Fig. 3 and Methods Eq. 14-19), against the plain spiking branch and the branch with EWC.
+Fig. 3 and Methods Eq. 14-19), against the plain spiking branch, the branch with EWC and HMN with EWC.
 
 Phases, each one run of the training loop (its own directory, checkpoints, resume, DDP):
 
@@ -32,20 +32,26 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from ...models.hmn import MODULATIONS, N_INPUTS, HMNModulator, SpikingBranch, similarity_loss, task_modulation
+from ...models.hmn import (MODULATIONS, N_INPUTS, ANNBranch, HMNModulator, SpikingBranch, similarity_loss,
+                           task_modulation)
 from ..checkpoint import load_checkpoint
 from ..config import ConfigError, TrainConfig, apply_overrides, config_from_dict, load_config_file, param, save_config
 from ..registry import Experiment, StepContext, register
 
-METHODS = ("hmn", "snn", "ewc")
+METHODS = ("hmn", "snn", "ewc", "hmn+ewc", "ann-only", "snn-only")
+WITH_EWC = ("ewc", "hmn+ewc")
+# Which stage-1 backbone modulates a method's branch: "ann" (stage1/) or "spiking" (stage1-snn/).
+BACKBONE = {"hmn": "ann", "hmn+ewc": "ann", "ann-only": "ann", "snn-only": "spiking"}
 
 
 @dataclass
 class HMNConfig(TrainConfig):
     epochs: int = param(10, "stage 2: passes over each task's training set", min=1)
     lr: float = param(1e-3, "stage 2: learning rate of the branch", gt=0)
-    methods: str = param("hmn,snn,ewc", "comma-separated methods to run: hmn (modulated branch), snn (plain "
-                         "branch), ewc (plain branch + EWC)")
+    methods: str = param("hmn,snn,ewc,hmn+ewc,ann-only,snn-only", "comma-separated methods to run: hmn "
+                         "(modulated branch), snn (plain branch), ewc (plain branch + EWC), hmn+ewc (modulated "
+                         "branch + EWC), ann-only (ANN backbone modulating an ANN branch), snn-only (spiking "
+                         "backbone modulating the spiking branch); the last two are the paper's Fig. 3g ablations")
     groups: int = param(175, "groups of similar permuted tasks in all", min=2)
     test_groups: int = param(10, "last groups whose tasks stage 2 learns in sequence", min=1)
     tasks_per_group: int = param(4, "tasks per group; stage 1 sees the first half of each test group's", min=2)
@@ -66,14 +72,20 @@ class HMNConfig(TrainConfig):
     v_T: float = param(1e4, "threshold rise of a gated-off neuron (Eq. 19)", gt=0)
     rescale: bool = param(True, "scale a modulated layer's spikes by H / (neurons on), as inverted dropout (not in "
                           "the paper)")
-    gate_k: float = param(10.0, "sharpness k of the modulation HUs' sigmoid(k x)", gt=0)
+    gate_k: float = param(1.0, "sharpness k of the modulation HUs' sigmoid(k x)", gt=0)
+    gate_binarize: bool = param(True, "stage 1 trains 0/1 gates (Q at 1/2, straight-through gradient) instead of "
+                                "soft sigmoid gates, which saturate and leave neurons unused")
     sim_lambda: float = param(1.0, "lambda of Eq. 14 (reward for similar modulation of similar tasks)", min=0)
     sim_mu: float = param(10.0, "mu of Eq. 14 (weight of the minimum-density term)", min=0)
-    sim_rho: float = param(0.2, "rho of Eq. 14 (minimum mean gate of a sample)", min=0, max=1)
+    sim_rho: float = param(0.1, "rho of Eq. 14 (minimum mean gate of a sample; the authors' code uses 0.1)",
+                           min=0, max=1)
     stage1_epochs: int = param(5, "stage 1: passes over the stage-1 samples", min=1)
     stage1_lr: float = param(1e-3, "stage 1: learning rate of backbone and HUs", gt=0)
     stage1_batch_size: int = param(128, "stage 1: batch size (its pairs of samples form the loss)", min=2)
-    stage1_per_task: int = param(200, "stage 1: training samples per stage-1 task", min=1)
+    stage1_per_task: int = param(200, "stage 1: training samples per stage-1 task (per task of a group whose "
+                                 "tasks stage 1 all sees)", min=1)
+    stage1_balance: bool = param(True, "stage 1: every group gets the same number of samples (a test group's seen "
+                                 "tasks get more each); off: every task the same")
     ewc_lambda: float = param(1e3, "ewc: weight of the quadratic penalty", min=0)
     fisher_samples: int = param(200, "ewc: training samples of a task whose squared gradients estimate its Fisher "
                                 "information", min=1)
@@ -124,18 +136,30 @@ class _Data:
 
 
 class _Stage1Set(Dataset):
-    """(time-averaged permuted sample, task, group): item i is sample i // n of task i % n."""
+    """(permuted sample, task, group) for every stage-1 task; samples are time-averaged [N, n_inputs]
+    or spike inputs [N, T, n_inputs].
 
-    def __init__(self, avg: Tensor, data: _Data, per_task: int):
-        self.avg, self.data = avg, data
-        self.per_task = min(per_task, len(avg))
+    Each task gets per_task samples, or with balance per_task * tasks_per_group / (its group's tasks in
+    stage 1), so that a test group, of which stage 1 sees half the tasks, weighs as much in Eq. 14 as
+    any other group. Unbalanced, the test groups carry half the weight and the loss lets them share
+    neurons with each other: cross-group cosine of the test tasks' vectors 0.09-0.21 against 0.06 over
+    all groups (three task seeds; balanced: 0.057-0.067)."""
+
+    def __init__(self, samples: Tensor, data: _Data, per_task: int, tasks_per_group: int, balance: bool):
+        self.inputs, self.data = samples, data
+        stage1 = torch.tensor(data.stage1_tasks)
+        seen = torch.bincount(data.groups[stage1])[data.groups[stage1]]
+        counts = per_task * tasks_per_group // seen if balance else torch.full_like(seen, per_task)
+        # Sample j of a task is inputs[j], cycling when a task gets more samples than there are.
+        self.tasks = stage1.repeat_interleave(counts)
+        self.samples = torch.cat([torch.arange(int(c)) % len(samples) for c in counts])
 
     def __len__(self) -> int:
-        return len(self.data.stage1_tasks) * self.per_task
+        return len(self.tasks)
 
     def __getitem__(self, i: int):
-        task = self.data.stage1_tasks[i % len(self.data.stage1_tasks)]
-        return self.avg[i // len(self.data.stage1_tasks)][self.data.perms[task]], task, self.data.groups[task]
+        task = int(self.tasks[i])
+        return self.inputs[self.samples[i]][..., self.data.perms[task]], task, self.data.groups[task]
 
 
 class _TaskSet(Dataset):
@@ -156,23 +180,30 @@ def _unwrap(model: nn.Module) -> nn.Module:
 
 
 class _Stage1(Experiment):
+    """Stage 1 for the ANN backbone (time-averaged inputs) or, spiking=True, the spiking backbone of the
+    SNN-only ablation (spike inputs)."""
+
     name = "hmn-stage1"
     config_class = HMNConfig
 
-    def __init__(self, data: _Data):
-        self.data = data
+    def __init__(self, data: _Data, spiking: bool = False):
+        self.data, self.spiking = data, spiking
+        if spiking:
+            self.name = "hmn-stage1-snn"
 
     def build_model(self, cfg: HMNConfig) -> nn.Module:
-        return _modulator(cfg)
+        return _modulator(cfg, self.spiking)
 
     def build_datasets(self, cfg: HMNConfig):
-        per_test = min(len(self.data.avg_test), max(1, cfg.stage1_per_task // 4))
-        return (_Stage1Set(self.data.avg_train, self.data, cfg.stage1_per_task),
-                _Stage1Set(self.data.avg_test, self.data, per_test))
+        train, test = ((self.data.x_train, self.data.x_test) if self.spiking
+                       else (self.data.avg_train, self.data.avg_test))
+        per_test = min(len(test), max(1, cfg.stage1_per_task // 4))
+        return (_Stage1Set(train, self.data, cfg.stage1_per_task, cfg.tasks_per_group, cfg.stage1_balance),
+                _Stage1Set(test, self.data, per_test, cfg.tasks_per_group, cfg.stage1_balance))
 
     def train_step(self, model: nn.Module, batch: Any, ctx: StepContext):
         x, tasks, groups = batch
-        gates = model(x)
+        gates = model(x.transpose(0, 1) if self.spiking else x)
         cfg = ctx.cfg
         loss = similarity_loss([g.float() for g in gates], tasks, groups, self.data.similarity.to(x.device),
                                lam=cfg.sim_lambda, mu=cfg.sim_mu, rho=cfg.sim_rho)
@@ -194,9 +225,12 @@ class _EWC:
         terms = [(self.fisher[k] * (params[k] - self.anchor[k]) ** 2).sum() for k in self.fisher]
         return 0.5 * self.strength * torch.stack(terms).sum()
 
-    def consolidate(self, model: nn.Module, dataset: Dataset, n: int, device: torch.device) -> None:
+    def consolidate(self, model: nn.Module, dataset: Dataset, n: int, device: torch.device,
+                    modulation: list[Tensor] | None = None) -> None:
         """Adds the task's empirical Fisher (squared per-sample gradients of the log-likelihood of the
-        first n samples, deterministic so that a resumed run recomputes the same) and re-anchors."""
+        first n samples under the task's modulation, deterministic so that a resumed run recomputes
+        the same) and re-anchors."""
+        mod = None if modulation is None else [m.to(device) for m in modulation]
         params = dict(model.named_parameters())
         fisher = {k: torch.zeros_like(p) for k, p in params.items()}
         n = min(n, len(dataset))
@@ -204,7 +238,7 @@ class _EWC:
         for i in range(n):
             x, y = dataset[i]
             model.zero_grad(set_to_none=True)
-            logits = model(x.unsqueeze(1).to(device))
+            logits = model(x.unsqueeze(1).to(device), mod)
             F.cross_entropy(logits.float(), torch.as_tensor([int(y)], device=device)).backward()
             for k, p in params.items():
                 if p.grad is not None:
@@ -221,12 +255,12 @@ class _BranchTask(Experiment):
     config_class = HMNConfig
 
     def __init__(self, name: str, data: _Data, task: int, modulation: list[Tensor] | None,
-                 init: dict[str, Tensor] | None, ewc: _EWC | None):
+                 init: dict[str, Tensor] | None, ewc: _EWC | None, ann: bool = False):
         self.name, self.data, self.task = name, data, task
-        self.modulation, self.init, self.ewc = modulation, init, ewc
+        self.modulation, self.init, self.ewc, self.ann = modulation, init, ewc, ann
 
     def build_model(self, cfg: HMNConfig) -> nn.Module:
-        model = _branch(cfg)
+        model = _branch(cfg, self.ann)
         if self.init is not None:
             model.load_state_dict(self.init)
         return model
@@ -249,18 +283,21 @@ class _BranchTask(Experiment):
         return loss, metrics
 
 
-def _modulator(cfg: HMNConfig) -> HMNModulator:
-    return HMNModulator(N_INPUTS, (cfg.backbone_hidden,) * 2, (cfg.hidden,) * 2, k=cfg.gate_k)
+def _modulator(cfg: HMNConfig, spiking: bool = False) -> HMNModulator:
+    return HMNModulator(N_INPUTS, (cfg.backbone_hidden,) * 2, (cfg.hidden,) * 2, k=cfg.gate_k,
+                        binarize=cfg.gate_binarize, spiking=spiking)
 
 
-def _branch(cfg: HMNConfig) -> SpikingBranch:
+def _branch(cfg: HMNConfig, ann: bool = False) -> SpikingBranch | ANNBranch:
+    if ann:
+        return ANNBranch(N_INPUTS, (cfg.hidden,) * 2, 10, rescale=cfg.rescale)
     return SpikingBranch(N_INPUTS, (cfg.hidden,) * 2, 10, decay=cfg.decay, threshold=cfg.threshold,
                          surrogate=cfg.surrogate, modulation=cfg.modulation, v_T=cfg.v_T,
                          rescale=cfg.rescale)
 
 
 @torch.no_grad()
-def _accuracy(model: SpikingBranch, dataset: _TaskSet, modulation: list[Tensor] | None, batch_size: int,
+def _accuracy(model: SpikingBranch | ANNBranch, dataset: _TaskSet, modulation: list[Tensor] | None, batch_size: int,
               device: torch.device) -> float:
     model.eval()
     correct = 0
@@ -295,10 +332,10 @@ class HMN(Experiment):
     description = "hybrid modulation network: continual learning of permuted event-digits vs SNN and EWC"
     config_class = HMNConfig
     phased = True
-    # ~2 min of CPU time (3 min wall on a shared 2-core machine): 5 test groups of 4 tasks, 300
-    # digits per task, 5 time steps.
-    quick = {"groups": 15, "test_groups": 5, "train_per_task": 300, "test_per_task": 100, "time_bins": 5,
-             "epochs": 20, "stage1_epochs": 2, "stage1_per_task": 300, "fisher_samples": 100}
+    # 5 test groups of 4 tasks, all 1,437 training digits per task (fewer make the plain branch forget
+    # too little to tell the methods apart), 5 time steps.
+    quick = {"groups": 15, "test_groups": 5, "test_per_task": 0, "time_bins": 5, "epochs": 10,
+             "stage1_epochs": 5, "stage1_per_task": 300, "fisher_samples": 100}
 
     # The loop never calls these for a phased experiment; its phases are _Stage1 and _BranchTask.
     def build_model(self, cfg: TrainConfig) -> nn.Module:
@@ -378,21 +415,28 @@ class _PhaseRunner:
         cfg, out = self.cfg, self.out_dir
         data = _Data(cfg)
         device = self.device
-        modulations: dict[int, list[Tensor]] = {}
-        modulator = None
+        modulations: dict[str, dict[int, list[Tensor]]] = {}
+        modulators: dict[str, nn.Module] = {}
         stage1_cfg = replace(cfg, epochs=cfg.stage1_epochs, lr=cfg.stage1_lr, batch_size=cfg.stage1_batch_size,
                              eval_every=0)
-        if "hmn" in methods:
-            status, modulator = self.phase(_Stage1(data), stage1_cfg, out / "stage1")
+        for backbone, directory in (("ann", "stage1"), ("spiking", "stage1-snn")):
+            if not any(BACKBONE.get(m) == backbone for m in methods):
+                continue
+            spiking = backbone == "spiking"
+            status, modulator = self.phase(_Stage1(data, spiking), stage1_cfg, out / directory)
             if status != "completed":
                 return self._stopped(status, result_class)
-            modulator = modulator.to(device)
-            modulator.eval()
+            modulators[backbone] = modulator = modulator.to(device).eval()
+            inputs = data.x_train if spiking else data.avg_train
+            modulations[backbone] = {}
             for task in data.test_tasks:
                 perm = data.perms[task]
-                batches = (data.avg_train[i: i + cfg.batch_size][:, perm].to(device)
-                           for i in range(0, len(data.avg_train), cfg.batch_size))
-                modulations[task] = [self._same_on_all_ranks(m).cpu() for m in task_modulation(modulator, batches)]
+                batches = (inputs[i: i + cfg.batch_size][..., perm].to(device) for i in range(0, len(inputs),
+                                                                                           cfg.batch_size))
+                if spiking:
+                    batches = (x.transpose(0, 1) for x in batches)
+                modulations[backbone][task] = [self._same_on_all_ranks(m).cpu()
+                                               for m in task_modulation(modulator, batches)]
 
         branch_cfg = replace(cfg, eval_every=0)
         n = len(data.test_tasks)
@@ -400,23 +444,23 @@ class _PhaseRunner:
         finals: dict[str, nn.Module] = {}
         for method in methods:
             matrix = [[None] * n for _ in range(n)]
-            ewc = _EWC(cfg.ewc_lambda) if method == "ewc" else None
+            ewc = _EWC(cfg.ewc_lambda) if method in WITH_EWC else None
             state = None
+            vectors = modulations[BACKBONE[method]] if method in BACKBONE else {}
             for k, task in enumerate(data.test_tasks):
-                mod = modulations[task] if method == "hmn" else None
-                exp = _BranchTask(f"hmn-{method}-task{k:02d}", data, task, mod, state, ewc)
+                mod = vectors.get(task)
+                exp = _BranchTask(f"hmn-{method}-task{k:02d}", data, task, mod, state, ewc, ann=method == "ann-only")
                 status, model = self.phase(exp, branch_cfg, out / method / f"task_{k:02d}")
                 if status != "completed":
                     return self._stopped(status, result_class)
                 model = model.to(device)
                 state = {key: v.detach().cpu().clone() for key, v in model.state_dict().items()}
                 if ewc is not None:
-                    ewc.consolidate(model, exp.build_datasets(cfg)[0], cfg.fisher_samples, device)
+                    ewc.consolidate(model, exp.build_datasets(cfg)[0], cfg.fisher_samples, device, mod)
                 for j in range(k + 1):
                     t = data.test_tasks[j]
                     testset = _TaskSet(data.x_test, data.y_test, data.perms[t])
-                    matrix[k][j] = _accuracy(model, testset, modulations[t] if method == "hmn" else None,
-                                             cfg.batch_size, device)
+                    matrix[k][j] = _accuracy(model, testset, vectors.get(t), cfg.batch_size, device)
             finals[method] = model
             curve = [float(np.mean(row[: k + 1])) for k, row in enumerate(matrix)]
             record[method] = {"accuracy_matrix": matrix, "mean_accuracy": curve, "final_mean_accuracy": curve[-1],
@@ -430,8 +474,8 @@ class _PhaseRunner:
             line = ", ".join(f"{m} {record[m]['final_mean_accuracy']:.3f}" for m in methods)
             print(f"hmn: mean accuracy on the {n} learned tasks after the last: {line} -> {out}")
         models = nn.ModuleDict(finals)
-        if modulator is not None:
-            models["modulator"] = modulator
+        for backbone, modulator in modulators.items():
+            models["modulator" if backbone == "ann" else "modulator_spiking"] = modulator
         metrics = {f"{m}_final_mean_accuracy": record[m]["final_mean_accuracy"] for m in methods}
         return result_class("completed", self.steps, 0, {"train": {}, "eval": metrics},
                             out if self.dist.is_main else None, models)
@@ -449,7 +493,7 @@ class _PhaseRunner:
         return result_class(status, self.steps, 0, {}, self.out_dir if self.dist.is_main else None, None)
 
     def _results(self, data: _Data, methods: list[str], record: dict[str, Any],
-                 modulations: dict[int, list[Tensor]]) -> dict[str, Any]:
+                 modulations: dict[str, dict[int, list[Tensor]]]) -> dict[str, Any]:
         cfg = self.cfg
         tasks = data.test_tasks
         seen = torch.tensor([t in set(data.stage1_tasks) for t in tasks])
@@ -465,9 +509,9 @@ class _PhaseRunner:
                                 "across_group": float(sim_ta[~same].mean())},
             "methods": record,
         }
-        if modulations:
-            vectors = torch.stack([torch.cat(modulations[t]) for t in tasks])
-            results["modulation"] = {
+        for backbone, by_task in modulations.items():
+            vectors = torch.stack([torch.cat(by_task[t]) for t in tasks])
+            results["modulation" if backbone == "ann" else "modulation_spiking_backbone"] = {
                 "similarity": _similarity_stats(vectors, groups, seen),
                 "density": float(vectors.mean()),
                 "similarity_matrix": (F.normalize(vectors, dim=1, eps=1e-8)
@@ -483,10 +527,12 @@ def _plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    has_matrix = "modulation" in results
+    modulation = results.get("modulation", results.get("modulation_spiking_backbone"))
+    has_matrix = modulation is not None
     fig, axes = plt.subplots(1, 2 if has_matrix else 1, figsize=(11 if has_matrix else 6, 4.2), squeeze=False)
     ax = axes[0, 0]
-    labels = {"hmn": "HMN", "snn": "SNN", "ewc": "SNN + EWC"}
+    labels = {"hmn": "HMN", "snn": "SNN", "ewc": "SNN + EWC", "hmn+ewc": "HMN + EWC", "ann-only": "ANN-only",
+              "snn-only": "SNN-only"}
     for method, rec in results["methods"].items():
         curve = rec["mean_accuracy"]
         ax.plot(range(1, len(curve) + 1), curve, marker="o", ms=3, label=labels.get(method, method))
@@ -499,7 +545,7 @@ def _plot(results: dict[str, Any], path: Path) -> None:
     ax.set_title("Continual learning of permuted event-digits")
     if has_matrix:
         ax = axes[0, 1]
-        image = ax.imshow(np.array(results["modulation"]["similarity_matrix"]), vmin=0, vmax=1, cmap="viridis")
+        image = ax.imshow(np.array(modulation["similarity_matrix"]), vmin=0, vmax=1, cmap="viridis")
         ax.set_title("cosine similarity of task modulation vectors")
         ax.set_xlabel("test task (groups of consecutive tasks)")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
