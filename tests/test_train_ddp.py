@@ -57,3 +57,22 @@ def test_two_gloo_processes_match_one_process_on_the_combined_batch(tmp_path):
     # The loss fell, so the weights moved and the match above is not vacuous.
     assert train_lines[-1]["loss"] < train_lines[0]["loss"] - 0.05
     assert json.loads((out / "results.json").read_text())["world_size"] == 2
+
+
+def test_hsn_two_phase_training_under_torchrun(tmp_path):
+    # Each phase trains one pathway, so every step leaves the other without gradients; DDP must be told.
+    out = tmp_path / "hsn"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
+           "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
+           "-m", "hnn_fast.cli", "train", "hsn", "--out", str(out), "--no-progress"]
+    for item in ["max_steps=4", "batch_size=4", "sensor=32", "duration_ms=120", "train_recordings=2",
+                 "eval_recordings=2", "eval_speeds=1", "channels=8", "width=8", "bench_iters=1",
+                 "checkpoint_every=0", "device=cpu", "log_every=1"]:
+        cmd += ["--set", item]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    phases = [line["phase"] for line in lines if line["split"] == "train"]
+    assert phases == [1.0, 1.0, 2.0, 2.0]
+    assert json.loads((out / "results.json").read_text())["world_size"] == 2

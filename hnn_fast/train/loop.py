@@ -215,7 +215,8 @@ class _Run:
         self.last_train: dict[str, float] = {}
         if checkpoint is not None:
             self._restore(checkpoint)
-        self.ddp = (DistributedDataParallel(self.model, device_ids=[device.index] if device.type == "cuda" else None)
+        self.ddp = (DistributedDataParallel(self.model, device_ids=[device.index] if device.type == "cuda" else None,
+                                            find_unused_parameters=exp.find_unused_parameters(cfg))
                     if dist.enabled else self.model)
         self.checkpoint_path = out_dir / "checkpoints" / CHECKPOINT_NAME
         if dist.is_main:

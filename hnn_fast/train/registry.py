@@ -92,6 +92,11 @@ class Experiment(abc.ABC):
         so that each has the loop's checkpoints, resume, progress and DDP."""
         raise NotImplementedError(f"experiment {self.name!r} sets phased but does not define run_phases")
 
+    def find_unused_parameters(self, cfg: TrainConfig) -> bool:
+        """True when a step may leave some parameters without a gradient (a schedule that trains one
+        part of the model at a time); DistributedDataParallel then has to look for them each step."""
+        return False
+
     def build_optimizer(self, model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
         params = [p for p in model.parameters() if p.requires_grad]
         if cfg.optimizer == "sgd":

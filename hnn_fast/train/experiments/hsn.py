@@ -157,11 +157,18 @@ class _TrainHSN(M.HSN):
         later = batch["frames"].transpose(0, 1).reshape(n * B, *batch["frames"].shape[2:])
         with torch.set_grad_enabled(train_ann and torch.is_grad_enabled()):
             sf_all = self.features(torch.cat([batch["template_frame"], batch["frame"], later]))
-        out = {"template": self.template(sf_all[:B], batch["template_box"]), "sf": sf_all[B:2 * B],
-               "later": sf_all[2 * B:].reshape(n, B, *sf_all.shape[1:])}
+        template, sf, later = sf_all[:B], sf_all[B:2 * B], sf_all[2 * B:]
+        template = self.template(template, batch["template_box"])
+        templates = template.unsqueeze(0).expand(n, *template.shape).flatten(0, 1)
+        # Every use of a parameter happens here, inside forward, as DistributedDataParallel requires.
+        out = {"sf": sf, "later": later.reshape(n, B, *sf.shape[1:]),
+               "later_response": self.response(templates, later)}
+        if train_ann:
+            out["frame_response"] = self.response(template, sf)
         if train_snn:
             self.where.reset_state()
             out["delta"] = self.delta(batch["events"].transpose(0, 1))
+            out["hsn_response"] = self.response(templates, (sf.unsqueeze(0) + out["delta"]).flatten(0, 1))
         return out
 
 
@@ -197,6 +204,9 @@ class HSNExperiment(Experiment):
         per_recording = int(round(cfg.duration_ms * cfg.frame_hz / 1000.0))
         return cfg.epochs * max(cfg.train_recordings * per_recording // cfg.batch_size, 1)
 
+    def find_unused_parameters(self, cfg: HSNTrainConfig) -> bool:
+        return cfg.schedule == "two_phase"  # phase 1 leaves the SNN without gradients, phase 2 the ANN
+
     def _phase1_steps(self, cfg: HSNTrainConfig) -> int:
         return int(round(cfg.phase1_fraction * self._total_steps(cfg))) if cfg.schedule == "two_phase" else 0
 
@@ -227,30 +237,25 @@ class HSNExperiment(Experiment):
         stride = net.stride
         metrics: dict[str, Any] = {"phase": 1.0 if phase1 else 2.0}
         loss = torch.zeros((), device=out["sf"].device)
-        later_resp = net.response(out["template"].unsqueeze(0).expand(len(out["later"]), *out["template"].shape)
-                                  .flatten(0, 1), out["later"].flatten(0, 1))
-        n = len(out["later"])
+        later_resp = out["later_response"]
         boxes_tm = batch["boxes"].transpose(0, 1).flatten(0, 1)
         if train_ann:
-            l_track = (M.tracking_loss(net.response(out["template"], out["sf"]), batch["frame_box"], stride)
+            l_track = (M.tracking_loss(out["frame_response"], batch["frame_box"], stride)
                        + M.tracking_loss(later_resp, boxes_tm, stride)) / 2
             l_reg = out["sf"].pow(2).mean()
             loss = loss + l_track + cfg.reg_weight * l_reg
             metrics["loss_ann"] = l_track.detach()
         if train_snn:
-            sf = out["sf"]
             # L_F teaches the SNN and HU to predict the ANN, never the ANN to be predictable.
-            target = (out["later"] - sf.unsqueeze(0)).detach()
+            target = (out["later"] - out["sf"].unsqueeze(0)).detach()
             l_feat = F.mse_loss(out["delta"], target)
-            pred = (sf.unsqueeze(0) + out["delta"]).flatten(0, 1)
-            tmpl = out["template"].unsqueeze(0).expand(n, *out["template"].shape).flatten(0, 1)
-            l_hsn = M.tracking_loss(net.response(tmpl, pred), boxes_tm, stride)
+            l_hsn = M.tracking_loss(out["hsn_response"], boxes_tm, stride)
             loss = loss + l_hsn + cfg.feature_weight * l_feat
             metrics["loss_hsn"] = l_hsn.detach()
             metrics["loss_feature"] = l_feat.detach()
             with torch.no_grad():
                 size = M.box_sizes(boxes_tm)
-                metrics["iou_hsn"] = M.box_iou(net.locate(net.response(tmpl, pred), size), boxes_tm).mean()
+                metrics["iou_hsn"] = M.box_iou(net.locate(out["hsn_response"], size), boxes_tm).mean()
         with torch.no_grad():
             metrics["iou_ideal"] = M.box_iou(net.locate(later_resp, M.box_sizes(boxes_tm)), boxes_tm).mean()
         return loss, metrics
