@@ -76,3 +76,22 @@ def test_hsn_two_phase_training_under_torchrun(tmp_path):
     phases = [line["phase"] for line in lines if line["split"] == "train"]
     assert phases == [1.0, 1.0, 2.0, 2.0]
     assert json.loads((out / "results.json").read_text())["world_size"] == 2
+
+
+def test_hmn_phases_under_torchrun(tmp_path):
+    from test_hmn import TINY
+
+    out = tmp_path / "hmn"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
+           "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
+           "-m", "hnn_fast.cli", "train", "hmn", "--out", str(out), "--no-progress"]
+    for item in [*TINY, "device=cpu"]:
+        cmd += ["--set", item]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert results["world_size"] == 2
+    assert list(results["methods"]) == ["hmn", "snn", "ewc", "hmn+ewc", "ann-only", "snn-only"]
+    for rec in results["methods"].values():
+        assert all(0 <= a <= 1 for row in rec["accuracy_matrix"] for a in row if a is not None)
