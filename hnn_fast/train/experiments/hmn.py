@@ -1,15 +1,18 @@
 """hmn: meta-continual learning of permuted event-digits with the hybrid modulation network (HNN paper,
-Fig. 3 and Methods Eq. 14-19), against the plain spiking branch, the branch with EWC and HMN with EWC.
+Fig. 3 and Methods Eq. 14-19), against the plain spiking branch, the branch with EWC, HMN with EWC and
+the paper's Fig. 3g ablations (ANN-only, SNN-only).
 
 Phases, each one run of the training loop (its own directory, checkpoints, resume, DDP):
 
 1. `stage1/`: the ANN backbone and modulation HUs learn the task-similarity objective (Eq. 14) on
    the stage-1 tasks: every task of the first `groups - test_groups` groups and the first half of
    each test group's tasks. The other half of each test group is never seen by the backbone.
-2. `<method>/task_NN/`: for each method, the spiking branch learns the test tasks one after another,
-   starting from the weights the previous task left. HMN feeds each task's binary modulation vector
-   (Eq. 17, computed from that task's training samples) to the branch's thresholds (Eq. 19).
-   After each task, every task learned so far is tested (with its own modulation vector).
+   `stage1-snn/` does the same for the spiking backbone of the SNN-only ablation.
+2. `<method>/task_NN/`: for each method, the branch learns the test tasks one after another,
+   starting from the weights the previous task left. The modulated methods feed each task's binary
+   modulation vector (Eq. 17, computed from that task's training samples) to the branch's
+   thresholds (Eq. 19). After each task, every task learned so far is tested (with its own
+   modulation vector).
 
 The run directory gets results.json (accuracy matrices, mean-accuracy curves, modulation-vector
 similarity within and across groups) and hmn.png (mean accuracy on learned tasks against the number
