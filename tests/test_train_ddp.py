@@ -28,6 +28,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _torchrun_train(experiment: str, out, overrides: list[str]) -> subprocess.CompletedProcess:
+    """`hnn-fast train` in two gloo processes on the loopback interface."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
+           "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
+           "-m", "hnn_fast.cli", "train", experiment, "--out", str(out), "--no-progress"]
+    for item in overrides:
+        cmd += ["--set", item]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+
+
 def test_two_gloo_processes_match_one_process_on_the_combined_batch(tmp_path):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -37,13 +48,7 @@ def test_two_gloo_processes_match_one_process_on_the_combined_batch(tmp_path):
         torch.set_num_threads(threads)
 
     out = tmp_path / "two"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
-           "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
-           "-m", "hnn_fast.cli", "train", "snn-digits", "--out", str(out), "--no-progress"]
-    for item in CONFIG:
-        cmd += ["--set", item]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    proc = _torchrun_train("snn-digits", out, CONFIG)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
     two = load_checkpoint(out / "checkpoints" / "last.pt")
@@ -62,15 +67,10 @@ def test_two_gloo_processes_match_one_process_on_the_combined_batch(tmp_path):
 def test_hsn_two_phase_training_under_torchrun(tmp_path):
     # Each phase trains one pathway, so every step leaves the other without gradients; DDP must be told.
     out = tmp_path / "hsn"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
-           "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
-           "-m", "hnn_fast.cli", "train", "hsn", "--out", str(out), "--no-progress"]
-    for item in ["max_steps=4", "batch_size=4", "sensor=32", "duration_ms=120", "train_recordings=2",
-                 "eval_recordings=2", "eval_speeds=1", "channels=8", "width=8", "bench_iters=1",
-                 "checkpoint_every=0", "device=cpu", "log_every=1"]:
-        cmd += ["--set", item]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    proc = _torchrun_train("hsn", out, ["max_steps=4", "batch_size=4", "sensor=32", "duration_ms=120",
+                                        "train_recordings=2", "eval_recordings=2", "eval_speeds=1", "channels=8",
+                                        "width=8", "bench_iters=1", "checkpoint_every=0", "device=cpu",
+                                        "log_every=1"])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     phases = [line["phase"] for line in lines if line["split"] == "train"]
@@ -82,13 +82,7 @@ def test_hmn_phases_under_torchrun(tmp_path):
     from test_hmn import TINY
 
     out = tmp_path / "hmn"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
-           "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
-           "-m", "hnn_fast.cli", "train", "hmn", "--out", str(out), "--no-progress"]
-    for item in [*TINY, "device=cpu"]:
-        cmd += ["--set", item]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    proc = _torchrun_train("hmn", out, [*TINY, "device=cpu"])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     results = json.loads((out / "results.json").read_text())
     assert results["world_size"] == 2
