@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from hnn_fast.models.hmn import ANNBranch, HMNModulator, SpikingBranch, similarity_loss, task_modulation
-from hnn_fast.train import ConfigError, train
+from hnn_fast.train import ConfigError, load_checkpoint, train
 
 
 def test_similarity_loss_hand_computed():
@@ -198,7 +198,10 @@ def test_tiny_end_to_end_and_resume(tmp_path):
     sim = results["modulation"]["similarity"]
     assert -1e-6 <= sim["within_group"] <= 1 + 1e-6 and sim["across_group"] is None  # one test group
     assert 0 < results["modulation"]["density"] <= 1
-    assert (tmp_path / "full" / "stage1" / "checkpoints" / "last.pt").exists()
+    # finished phases keep their weights but not Adam's moments (every task starts a fresh Adam)
+    for phase in ("stage1", "hmn/task_01", "ewc/task_00"):
+        state = load_checkpoint(tmp_path / "full" / phase / "checkpoints" / "last.pt")
+        assert state["optimizer"]["state"] == {} and state["optimizer"]["param_groups"] and state["model"]
     assert (tmp_path / "full" / "ewc" / "task_01" / "results.json").exists()
     assert (tmp_path / "full" / "hmn+ewc" / "task_01" / "results.json").exists()
     assert (tmp_path / "full" / "stage1-snn" / "checkpoints" / "last.pt").exists()

@@ -37,7 +37,7 @@ from torch.utils.data import Dataset
 
 from ...models.hmn import (MODULATIONS, N_INPUTS, ANNBranch, HMNModulator, SpikingBranch, similarity_loss,
                            task_modulation)
-from ..checkpoint import load_checkpoint
+from ..checkpoint import load_checkpoint, save_checkpoint
 from ..config import ConfigError, TrainConfig, apply_overrides, config_from_dict, load_config_file, param, save_config
 from ..registry import Experiment, StepContext, register
 
@@ -386,6 +386,14 @@ class HMN(Experiment):
             dist.close()
 
 
+def _drop_optimizer_moments(path: Path) -> None:
+    """A finished phase is never trained further (each task starts a fresh Adam), so its checkpoint
+    keeps the weights and drops the optimiser's moment buffers, two thirds of its size."""
+    state = load_checkpoint(path)
+    state["optimizer"] = {**state["optimizer"], "state": {}}
+    save_checkpoint({k: v for k, v in state.items() if k not in ("format", "version")}, path)
+
+
 class _PhaseRunner:
     def __init__(self, cfg: HMNConfig, out_dir: Path, stop_at_step: int | None, progress: bool,
                  config_format: str, dist: Any, device: torch.device):
@@ -412,6 +420,8 @@ class _PhaseRunner:
         result = train(exp, cfg, out_dir=directory, resume=directory if checkpoint.exists() else None,
                        stop_at_step=stop, progress=self.progress, config_format=self.config_format)
         self.steps += result.step
+        if result.status == "completed" and self.dist.is_main:
+            _drop_optimizer_moments(checkpoint)
         return result.status, result.model
 
     def run(self, methods: list[str], result_class: Any) -> Any:
