@@ -3,9 +3,9 @@ Eq. 14-19): an ANN backbone with modulation HUs tells a spiking branch which of 
 use for a task.
 
 - `HMNModulator`: the backbone 2312-512-512 (ReLU) on the time-averaged input (or, for the paper's
-  SNN-only ablation, spiking on the spike input), and one
-  `ModulationHU` head per hidden layer of the branch, each giving a gate per neuron: in (0, 1), or
-  0/1 with binarize=True (the HU's Q stage, straight-through gradient).
+  SNN-only ablation, LIF on the spike input), and one `ModulationHU` head per hidden layer of the
+  branch, each giving a gate per neuron: in (0, 1), or 0/1 with binarize=True (the HU's Q stage,
+  straight-through gradient).
 - `similarity_loss`: the task-similarity objective (Eq. 14-16) that trains the modulator.
 - `task_modulation`: a task's binary modulation vector (Eq. 17), the mean gate over the task's
   samples thresholded at 1/2.
@@ -52,6 +52,7 @@ class HMNModulator(nn.Module):
         layers: list[nn.Module] = []
         width = n_inputs
         for h in hidden:
+            # The spiking backbone's neurons are the branch's defaults (decay 0.8, threshold 0.5).
             layers += [nn.Linear(width, h), hnn.LIF(0.8, 0.5) if spiking else nn.ReLU()]
             width = h
         self.backbone = nn.Sequential(*layers)
