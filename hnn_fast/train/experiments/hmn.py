@@ -37,6 +37,7 @@ from torch.utils.data import Dataset
 
 from ...models.hmn import (MODULATIONS, N_INPUTS, ANNBranch, HMNModulator, SpikingBranch, similarity_loss,
                            task_modulation)
+from ...reference import SURROGATE_ALPHA
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..config import ConfigError, TrainConfig, apply_overrides, config_from_dict, load_config_file, param, save_config
 from ..registry import Experiment, StepContext, register
@@ -69,7 +70,7 @@ class HMNConfig(TrainConfig):
     decay: float = param(0.8, "membrane decay of the branch's LIF neurons", min=0, max=1)
     threshold: float = param(0.5, "firing threshold of the branch's LIF neurons", gt=0)
     surrogate: str = param("rectangle", "surrogate gradient of the branch's spikes",
-                           choices=("rectangle", "triangle", "sigmoid", "atan", "fast_sigmoid"))
+                           choices=tuple(SURROGATE_ALPHA))
     modulation: str = param("threshold", "threshold: a gated-off neuron's threshold rises by v_T (Eq. 19); gate: "
                             "its spikes are multiplied by 0 (the authors' code)", choices=MODULATIONS)
     v_T: float = param(1e4, "threshold rise of a gated-off neuron (Eq. 19)", gt=0)

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from torch.utils.data import TensorDataset
 
 from ... import nn as hnn
+from ...reference import SURROGATE_ALPHA
 from ..config import TrainConfig, param
 from ..registry import Experiment, StepContext, register
 
@@ -26,7 +27,7 @@ class SNNDigitsConfig(TrainConfig):
     decay: float = param(0.5, "membrane decay of the LIF and readout neurons", min=0, max=1)
     threshold: float = param(1.0, "LIF firing threshold", gt=0)
     surrogate: str = param("atan", "surrogate gradient of the spike",
-                           choices=("rectangle", "triangle", "sigmoid", "atan", "fast_sigmoid"))
+                           choices=tuple(SURROGATE_ALPHA))
     encoding: str = param("direct", "direct feeds the pixel intensities as a constant current; bernoulli "
                           "feeds spikes with the intensity as firing probability", choices=("direct", "bernoulli"))
     test_fraction: float = param(0.2, "held-out share of the images", gt=0, max=0.5)
