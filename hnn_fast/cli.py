@@ -9,7 +9,7 @@ import json
 import sys
 
 # Modules that add subcommands (bench, train, ...), each with register(subparsers).
-_COMMAND_MODULES: list[str] = ["hnn_fast.train.cli", "hnn_fast.bench.command", "hnn_fast.hrn.cli"]
+_COMMAND_MODULES: list[str] = ["hnn_fast.train.cli", "hnn_fast.bench.command", "hnn_fast.networks.hrn.cli"]
 
 
 def _info(args: argparse.Namespace) -> int:

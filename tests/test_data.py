@@ -4,24 +4,20 @@ import torch
 
 from hnn_fast.data import (
     EVENT_DTYPE,
-    N_INPUTS,
     EventDigits,
     EventDigitsConfig,
     EventEmulator,
-    PermutedDataset,
-    PermutedTaskGroups,
     bin_events,
     build_event_digits,
     digit_events,
     encode_nmnist,
-    hamming_similarity,
     make_events,
-    permute_sample,
     read_nmnist,
     split_indices,
     write_nmnist,
 )
 from hnn_fast.data import digits as digits_mod
+from hnn_fast.networks.hmn.data import N_INPUTS, PermutedDataset, PermutedTaskGroups, hamming_similarity, permute_sample
 
 H, W = 6, 16
 

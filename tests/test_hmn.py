@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from hnn_fast.models.hmn import ANNBranch, HMNModulator, SpikingBranch, similarity_loss, task_modulation
+from hnn_fast.networks.hmn.model import ANNBranch, HMNModulator, SpikingBranch, similarity_loss, task_modulation
 from hnn_fast.train import ConfigError, load_checkpoint, train
 
 
@@ -70,7 +70,7 @@ def test_binarized_gates_are_zero_one_with_straight_through_gradient():
 def test_stage1_set_weighs_groups_equally(balance):
     from types import SimpleNamespace
 
-    from hnn_fast.train.experiments.hmn import _Stage1Set
+    from hnn_fast.networks.hmn.experiment import _Stage1Set
 
     # groups 0 and 1 fully seen (tasks 0-3), test group 2 half seen (task 4 of tasks 4, 5)
     data = SimpleNamespace(stage1_tasks=[0, 1, 2, 3, 4], groups=torch.tensor([0, 0, 1, 1, 2, 2]),
@@ -88,7 +88,7 @@ def test_stage1_set_weighs_groups_equally(balance):
 
 
 def test_ewc_fisher_of_a_modulated_branch_skips_gated_off_neurons():
-    from hnn_fast.train.experiments.hmn import _EWC
+    from hnn_fast.networks.hmn.experiment import _EWC
 
     torch.manual_seed(3)
     branch = SpikingBranch(20, (6, 6), 3, threshold=0.3, surrogate="atan")
@@ -164,7 +164,7 @@ def test_threshold_and_gate_modulation_agree():
 
 
 def test_rescale_is_a_config_choice():
-    from hnn_fast.train.experiments.hmn import HMNConfig, _branch
+    from hnn_fast.networks.hmn.experiment import HMNConfig, _branch
 
     assert _branch(HMNConfig(hidden=6)).rescale and not _branch(HMNConfig(hidden=6, rescale=False)).rescale
     torch.manual_seed(2)

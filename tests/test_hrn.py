@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from hnn_fast.hrn.executor import ILL_POSED, ProgramError, World, compile_program, execute
-from hnn_fast.hrn.questions import generate_questions, load_questions, save_questions
-from hnn_fast.hrn.reasoner import CONCEPT_INDEX, SpikingReasoner, build_graphs, hebbian, hebbian_order
-from hnn_fast.hrn.scenes import (NUM_FRAMES, Collision, Scene, SceneFormatError, SceneObject, default_scene_file,
+from hnn_fast.networks.hrn.executor import ILL_POSED, ProgramError, World, compile_program, execute
+from hnn_fast.networks.hrn.questions import generate_questions, load_questions, save_questions
+from hnn_fast.networks.hrn.reasoner import CONCEPT_INDEX, SpikingReasoner, build_graphs, hebbian, hebbian_order
+from hnn_fast.networks.hrn.scenes import (NUM_FRAMES, Collision, Scene, SceneFormatError, SceneObject, default_scene_file,
                                  generate_scenes, load_scenes, parse_scene, scene_record)
 
 
@@ -229,7 +229,7 @@ def test_questions_file_round_trip(tmp_path):
 def test_abnormal_data_and_graceful_degradation():
     import random
 
-    from hnn_fast.hrn.evaluation import inject_collisions, relax_threshold
+    from hnn_fast.networks.hrn.evaluation import inject_collisions, relax_threshold
 
     scene = hand_scene()
     assert relax_threshold(scene, 0) is scene

@@ -6,8 +6,8 @@ import json
 import pytest
 
 from hnn_fast.cli import main
-from hnn_fast.hrn.collision_hu import CollisionUNet, save_model
-from hnn_fast.hrn.scenes import generate_scenes, scene_record
+from hnn_fast.networks.hrn.collision_hu import CollisionUNet, save_model
+from hnn_fast.networks.hrn.scenes import generate_scenes, scene_record
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from hnn_fast.hrn.collision_hu import (CHANNELS, CollisionUNet, collision_loss, evaluate, learned_collisions,
+from hnn_fast.networks.hrn.collision_hu import (CHANNELS, CollisionUNet, collision_loss, evaluate, learned_collisions,
                                        load_model, pair_dataset, pair_features, save_model)
-from hnn_fast.hrn.scenes import NUM_FRAMES, generate_scenes
+from hnn_fast.networks.hrn.scenes import NUM_FRAMES, generate_scenes
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -80,7 +80,7 @@ def test_learned_collisions_feed_the_scene(tmp_path):
 
 
 def test_hrn_experiment_runs_on_the_runtime(tmp_path, monkeypatch):
-    from hnn_fast.hrn import scenes as scenes_module
+    from hnn_fast.networks.hrn import scenes as scenes_module
     from hnn_fast.train import train
 
     # generated scenes keep the test fast and independent of the shared file

@@ -13,8 +13,9 @@ import torch
 
 from hnn_fast.data import bin_events
 from hnn_fast.data.aedat import read_aedat4
-from hnn_fast.data.davis_synth import DavisSynthConfig, generate
-from hnn_fast.models import hsn as M
+from hnn_fast.networks.hsn.data import DavisSynthConfig, generate
+from hnn_fast.networks.hsn import evaluation as E
+from hnn_fast.networks.hsn import model as M
 
 ONE = DavisSynthConfig(height=48, width=48, duration_ms=120.0, n_objects=(1, 1), shot_noise_rate_hz=0.0,
                        threshold_mismatch=0.0, speed=8.0)
@@ -193,8 +194,8 @@ def test_streaming_boxes_frame_rate_ann_holds():
     events = torch.randint(0, 3, (B, (n_frames - 1) * n, 2, 32, 32), dtype=torch.uint8)
     frames = torch.randint(0, 256, (B, (n_frames - 1) * n, 32, 32), dtype=torch.uint8)
     box0 = torch.tensor([[4.0, 4, 16, 16], [8, 8, 20, 20]])
-    out = M.streaming_boxes(net, aps, events, frames, box0, n)
-    assert set(out) == set(M.METHODS) and all(v.shape == (B, 8, 4) for v in out.values())
+    out = E.streaming_boxes(net, aps, events, frames, box0, n)
+    assert set(out) == set(E.METHODS) and all(v.shape == (B, 8, 4) for v in out.values())
     held = out["ann_frame_rate"]
     assert torch.equal(held[:, :n], held[:, :1].expand(B, n, 4))
     # The ideal ANN scores each frame on its own: equal to locating in that frame alone.
@@ -203,12 +204,12 @@ def test_streaming_boxes_frame_rate_ann_holds():
         direct = net.locate(net.response(tmpl, net.features(frames[:, 5])), box0[:, 2:] - box0[:, :2])
     torch.testing.assert_close(out["ann_ideal"][:, 5], direct)
     with pytest.raises(ValueError, match="bins_per_frame"):
-        M.streaming_boxes(net, aps, events[:, :5], frames, box0, n)
+        E.streaming_boxes(net, aps, events[:, :5], frames, box0, n)
 
 
 def test_tiny_train_and_streaming_evaluation(tmp_path):
     from hnn_fast.train import train
-    from hnn_fast.train.experiments.hsn import HSNExperiment, HSNTrainConfig, main
+    from hnn_fast.networks.hsn.experiment import HSNExperiment, HSNTrainConfig, main
 
     exp = HSNExperiment()
     cfg = HSNTrainConfig(max_steps=4, batch_size=4, sensor=32, duration_ms=120.0, train_recordings=2,
@@ -217,12 +218,12 @@ def test_tiny_train_and_streaming_evaluation(tmp_path):
     result = train(exp, cfg, out_dir=tmp_path / "run", progress=False)
     assert result.status == "completed"
     ev = result.metrics["eval"]
-    for m in M.METHODS:
+    for m in E.METHODS:
         for s in ("1", "8"):
             assert 0.0 <= ev[f"miou_{m}_x{s}"] <= 1.0 and ev[f"cerr_{m}_x{s}"] >= 0
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     hsn = results["hsn"]
-    assert hsn["speeds"] == [1.0, 8.0] and set(hsn["miou"]) == set(M.METHODS)
+    assert hsn["speeds"] == [1.0, 8.0] and set(hsn["miou"]) == set(E.METHODS)
     assert hsn["cost"]["updates_per_s"]["snn_step_fused"] > 0
     assert hsn["cost"]["macs_per_update"]["ann_frame_rate"] < hsn["cost"]["macs_per_update"]["ann_ideal"]
     assert (tmp_path / "run" / "hsn.png").stat().st_size > 1000
@@ -231,7 +232,7 @@ def test_tiny_train_and_streaming_evaluation(tmp_path):
 
 def test_experiment_config_errors():
     from hnn_fast.train import ConfigError
-    from hnn_fast.train.experiments.hsn import HSNTrainConfig
+    from hnn_fast.networks.hsn.experiment import HSNTrainConfig
 
     with pytest.raises(ConfigError, match="eval_speeds"):
         HSNTrainConfig(eval_speeds="1,fast")
@@ -289,7 +290,7 @@ def test_count_macs_dense_and_event_driven():
     conv = torch.nn.Conv2d(2, 3, 3, 1, 1, bias=False)
     x = torch.zeros(1, 2, 4, 4)
     x[0, 0, :2] = 1.0  # a quarter of the inputs non-zero
-    dense, sparse = M.count_macs(conv, x)
+    dense, sparse = E.count_macs(conv, x)
     assert dense == 4 * 4 * 3 * 2 * 9 and sparse == pytest.approx(dense / 4)
 
 

@@ -17,7 +17,7 @@ from hnn_fast import cli
 from hnn_fast.train import (CheckpointError, ConfigError, apply_overrides, get_experiment, load_checkpoint,
                             load_config_file, save_config, train)
 from hnn_fast.train.config import config_from_dict
-from hnn_fast.train.experiments.snn_digits import SNNDigits, SNNDigitsConfig
+from hnn_fast.networks.snn_digits.experiment import SNNDigits, SNNDigitsConfig
 
 # Five steps per epoch, so 12 steps cross two epoch boundaries (and two evaluations); bernoulli input
 # draws from the checkpointed generator, so resume equality also covers the RNG state.

@@ -1,21 +1,19 @@
-"""Models join the benchmark by registering a factory here, next to their definition:
+"""The models the benchmark suite times: the networks' cases listed in
+hnn_fast.networks.BENCHMARK_MODELS, and any a user adds with register_model:
 
-    from hnn_fast.bench.models import ModelCase, register_model
+    from hnn_fast.bench import ModelCase, register_model
 
-    @register_model("hsn")
-    def _bench_hsn(device, dtype, preset):
-        model = HSN(...).to(device, dtype)
+    @register_model("mine")
+    def _bench_mine(device, dtype, preset):
+        model = Mine().to(device, dtype)
         x, y = ...  # a batch sized for the preset ("tiny", "quick" or "full")
         return ModelCase(model, (x,), y, torch.nn.functional.cross_entropy)
 
-The suite imports every module under hnn_fast.models, so registrations there run without the suite
-knowing the models by name; one training step and one inference step of each are then timed on the
-fused ops and on the reference ops (hnn_fast.set_backend("reference"))."""
+One training step and one inference step of each are timed on the fused ops and on the reference
+ops (hnn_fast.set_backend("reference"))."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import dataclass
 from typing import Callable
 
@@ -52,19 +50,16 @@ def unregister_model(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
-def discover(package: str = "hnn_fast.models") -> tuple[dict[str, ModelFactory], dict[str, str]]:
-    """Imports every module of `package` and returns (the registered factories, {module: why it
-    failed to import}); a model that does not import is reported, not allowed to stop the suite."""
-    failures = {}
-    try:
-        root = importlib.import_module(package)
-    except ModuleNotFoundError as error:
-        if error.name is not None and package.startswith(error.name):
-            return dict(_REGISTRY), {}
-        return dict(_REGISTRY), {package: repr(error)}
-    for info in pkgutil.walk_packages(getattr(root, "__path__", []), prefix=package + "."):
+def model_factories() -> tuple[dict[str, ModelFactory], dict[str, str]]:
+    """(every model's factory, {model: why it failed to import}): a network that does not import is
+    reported, not allowed to stop the suite."""
+    from .. import networks
+
+    factories, failures = {}, {}
+    for name, entry in networks.BENCHMARK_MODELS.items():
         try:
-            importlib.import_module(info.name)
+            factories[name] = networks.load(entry)
         except Exception as error:  # noqa: BLE001 - any import error of a model is reported
-            failures[info.name] = repr(error)
-    return dict(_REGISTRY), failures
+            failures[name] = repr(error)
+    factories.update(_REGISTRY)
+    return factories, failures

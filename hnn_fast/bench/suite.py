@@ -291,7 +291,7 @@ def run(config: Config, *, progress: bool = True) -> dict:
     wall = time.perf_counter()
     previous_threads, previous_backend = torch.get_num_threads(), ops.get_backend()
     torch.set_num_threads(config.threads)
-    factories, failures = (model_registry.discover() if "models" in config.only else ({}, {}))
+    factories, failures = (model_registry.model_factories() if "models" in config.only else ({}, {}))
     bar = _Progress(_count_steps(config, "peers" in config.only, len(factories)), progress)
     run_ = _Run(config, bar)
     results = {

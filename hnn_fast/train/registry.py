@@ -5,7 +5,6 @@ logging, checkpoints, resume).
 
 Adding one:
 
-    @register
     class HMN(Experiment):
         name = "hmn"
         config_class = HMNConfig          # a TrainConfig subclass with the experiment's own fields
@@ -14,13 +13,13 @@ Adding one:
         def build_datasets(self, cfg): ...           # (train, eval) map-style datasets
         def train_step(self, model, batch, ctx): ... # (loss, {"acc": ...})
 
-and list its module in _BUILTIN_MODULES below so that the CLI finds it.
+and list it in hnn_fast.networks.EXPERIMENTS (a network of this package), or call register(HMN)
+(an experiment of your own) so that `hnn-fast train` and train() find it.
 """
 
 from __future__ import annotations
 
 import abc
-import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,14 +31,9 @@ from torch.utils.data import Dataset
 
 from .config import ConfigError, TrainConfig
 
-# Modules whose import registers experiments; imported on the first lookup so that importing
-# hnn_fast.train stays cheap.
-_BUILTIN_MODULES = ["hnn_fast.train.experiments.snn_digits", "hnn_fast.train.experiments.hmn",
-                    "hnn_fast.train.experiments.hsn",
-                    "hnn_fast.train.experiments.hrn"]
-
+# Experiments registered at run time (register); the networks' own are listed in
+# hnn_fast.networks.EXPERIMENTS and imported on first lookup, so that importing hnn_fast.train stays cheap.
 _REGISTRY: dict[str, Experiment] = {}
-_builtins_loaded = False
 
 
 @dataclass
@@ -127,20 +121,16 @@ def register(experiment: type[Experiment] | Experiment) -> type[Experiment] | Ex
 
 
 def experiment_names() -> list[str]:
-    _load_builtins()
-    return sorted(_REGISTRY)
+    from .. import networks
+
+    return sorted({*networks.EXPERIMENTS, *_REGISTRY})
 
 
 def get_experiment(name: str) -> Experiment:
-    _load_builtins()
+    from .. import networks
+
+    if name not in _REGISTRY and name in networks.EXPERIMENTS:
+        register(networks.load(networks.EXPERIMENTS[name]))
     if name not in _REGISTRY:
-        raise ConfigError(f"unknown experiment {name!r}; registered: {', '.join(sorted(_REGISTRY)) or 'none'}")
+        raise ConfigError(f"unknown experiment {name!r}; registered: {', '.join(experiment_names()) or 'none'}")
     return _REGISTRY[name]
-
-
-def _load_builtins() -> None:
-    global _builtins_loaded
-    if not _builtins_loaded:
-        _builtins_loaded = True
-        for module in _BUILTIN_MODULES:
-            importlib.import_module(module)

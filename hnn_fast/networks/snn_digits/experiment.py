@@ -14,8 +14,8 @@ from torch.utils.data import TensorDataset
 
 from ... import nn as hnn
 from ...reference import SURROGATE_ALPHA
-from ..config import TrainConfig, param
-from ..registry import Experiment, StepContext, register
+from ...train.config import TrainConfig, param
+from ...train.registry import Experiment, StepContext
 
 
 @dataclass
@@ -49,7 +49,6 @@ class DigitsSNN(nn.Module):
         return self.readout(self.fc2(spikes)).mean(0), spikes.detach().float().mean()
 
 
-@register
 class SNNDigits(Experiment):
     name = "snn-digits"
     description = "spiking MLP on scikit-learn's 8x8 digits"

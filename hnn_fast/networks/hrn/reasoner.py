@@ -66,7 +66,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..ops import lif
+from ...ops import lif
 from .executor import (BOOL, EVT, FRAME, FUNCTIONS, ILL_POSED, INT, LIT, OBJ, ORDERS, Compiled, World,
                        compile_program)
 from .scenes import COLORS, MATERIALS, SHAPES, Scene

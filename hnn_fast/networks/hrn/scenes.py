@@ -258,7 +258,7 @@ def default_scene_file() -> Path | None:
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env)
-    candidate = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "clevrer-scenes" / DEFAULT_FILE
+    candidate = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "clevrer-scenes" / DEFAULT_FILE
     return candidate if candidate.is_file() else None
 
 

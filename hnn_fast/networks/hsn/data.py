@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .emulator import EventEmulator
+from ...data.emulator import EventEmulator
 
 PATHS = ("linear", "circular", "accelerating")
 SHAPES = ("disk", "square")

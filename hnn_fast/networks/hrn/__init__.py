@@ -1,5 +1,5 @@
 """The hybrid reasoning network (HRN) on CLEVRER: perceived scenes, question generation, the
-symbolic executor (ground truth), the spiking reasoner and the learnable collision HU; README.md, "Hybrid reasoning network"."""
+symbolic executor (ground truth), the spiking reasoner and the learnable collision HU; README.md beside this file."""
 
 from .collision_hu import CollisionUNet, learned_collisions, train_collision_hu
 from .executor import ILL_POSED, ProgramError, World, compile_program, execute

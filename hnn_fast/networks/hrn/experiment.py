@@ -1,4 +1,4 @@
-"""hrn: the learnable collision HU of the hybrid reasoning network (hnn_fast.hrn.collision_hu).
+"""hrn: the learnable collision HU of the hybrid reasoning network (hnn_fast.networks.hrn.collision_hu).
 Pairs of object trajectories from the perceived CLEVRER scenes 10000-10799 (factual and
 counterfactual worlds) train a 1-D UNet with a "collide?" and a "when?" head on 5 * CE + MSE with
 Adam; scenes 10800-10999 evaluate it. Without the shared scene file, generated scenes stand in (and
@@ -12,10 +12,10 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import TensorDataset
 
-from ...hrn.collision_hu import MAX_FRAME, CollisionUNet, collision_loss, pair_dataset
-from ...hrn.scenes import default_scene_file, generate_scenes, load_scenes
-from ..config import TrainConfig, param
-from ..registry import Experiment, StepContext, register
+from .collision_hu import MAX_FRAME, CollisionUNet, collision_loss, pair_dataset
+from .scenes import default_scene_file, generate_scenes, load_scenes
+from ...train.config import TrainConfig, param
+from ...train.registry import Experiment, StepContext
 
 
 @dataclass
@@ -33,7 +33,6 @@ class HRNConfig(TrainConfig):
     test_last: int = param(10999, "last evaluation scene index", min=0)
 
 
-@register
 class HRNCollision(Experiment):
     name = "hrn"
     description = "learnable collision HU of the hybrid reasoning network (1-D UNet on CLEVRER trajectories)"

@@ -35,12 +35,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from ...models.hmn import (MODULATIONS, N_INPUTS, ANNBranch, HMNModulator, SpikingBranch, similarity_loss,
+from .model import (MODULATIONS, N_INPUTS, ANNBranch, HMNModulator, SpikingBranch, similarity_loss,
                            task_modulation)
 from ...reference import SURROGATE_ALPHA
-from ..checkpoint import load_checkpoint, save_checkpoint
-from ..config import ConfigError, TrainConfig, apply_overrides, config_from_dict, load_config_file, param, save_config
-from ..registry import Experiment, StepContext, register
+from ...train.checkpoint import load_checkpoint, save_checkpoint
+from ...train.config import ConfigError, TrainConfig, apply_overrides, config_from_dict, load_config_file, param, save_config
+from ...train.registry import Experiment, StepContext
 
 METHODS = ("hmn", "snn", "ewc", "hmn+ewc", "ann-only", "snn-only")
 WITH_EWC = ("ewc", "hmn+ewc")
@@ -107,7 +107,8 @@ class _Data:
     """Event-digits binned to `time_bins`, and the permuted tasks; permutation happens per item."""
 
     def __init__(self, cfg: HMNConfig):
-        from ...data import EventDigits, PermutedTaskGroups
+        from ...data import EventDigits
+        from .data import PermutedTaskGroups
 
         if cfg.test_groups >= cfg.groups:
             raise ConfigError(f"config test_groups={cfg.test_groups}: must be < groups ({cfg.groups}), so that "
@@ -330,7 +331,6 @@ def _similarity_stats(vectors: Tensor, groups: Tensor, seen: Tensor) -> dict[str
             "within_group_unseen": mean(same & distinct & unseen), "across_group_unseen": mean(~same & unseen)}
 
 
-@register
 class HMN(Experiment):
     name = "hmn"
     description = "hybrid modulation network: continual learning of permuted event-digits vs SNN and EWC"
@@ -352,8 +352,8 @@ class HMN(Experiment):
         raise NotImplementedError("hmn runs in phases (run_phases)")
 
     def run_phases(self, config, *, overrides, out_dir, resume, stop_at_step, progress, config_format):
-        from ..distributed import Distributed
-        from ..loop import TrainResult, _resolve_device
+        from ...train.distributed import Distributed
+        from ...train.loop import TrainResult, _resolve_device
 
         if resume is not None:
             if out_dir is None:
@@ -405,7 +405,7 @@ class _PhaseRunner:
 
     def phase(self, exp: Experiment, cfg: HMNConfig, directory: Path) -> tuple[str, nn.Module]:
         """Runs (or, when finished before, reloads) one phase: (status, trained model)."""
-        from ..loop import train
+        from ...train.loop import train
 
         checkpoint = directory / "checkpoints" / "last.pt"
         done = directory / "results.json"

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-_DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "hrn" / "collision_hu.pt"
+_DEFAULT_MODEL = Path(__file__).resolve().parent / "results" / "collision_hu.pt"
 TRAIN_SCENES = range(10000, 10800)
 TEST_SCENES = range(10800, 11000)
 
@@ -52,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--collisions", choices=("given", "learned"), default="given",
                    help="collisions the reasoner uses: the perceived ones, or the learnable collision HU's")
     e.add_argument("--collision-model", help="a saved collision HU, or a `hnn-fast train hrn` run or checkpoint "
-                                             f"(default: {_DEFAULT_MODEL.relative_to(_DEFAULT_MODEL.parents[3])} "
+                                             f"(default: {_DEFAULT_MODEL.relative_to(_DEFAULT_MODEL.parents[4])} "
                                              "when present, else a quick training run)")
     e.add_argument("--out", default="runs/hrn-eval", help="output directory")
     e.add_argument("--threshold-levels", type=lambda t: _levels(t, "--threshold-levels"),
@@ -118,7 +118,7 @@ def _collision_model(args: argparse.Namespace, scenes_path, log):
 def _eval(args: argparse.Namespace) -> int:
     import torch
 
-    from ..bench.machine import machine_info
+    from ...bench.machine import machine_info
     from . import evaluation as ev
     from .collision_hu import evaluate as evaluate_hu
     from .collision_hu import learned_collisions

@@ -1,5 +1,5 @@
 """hsn: the hybrid sensing network tracking one object on synthetic DAVIS recordings
-(hnn_fast.data.davis_synth), trained in the paper's two phases and scored by streaming evaluation.
+(hnn_fast.networks.hsn.data), trained in the paper's two phases and scored by streaming evaluation.
 
 A training sample is one frame interval of a recording: the template frame (the recording's first APS
 frame and the target's box), the APS frame at the interval's start, the event bins up to the next
@@ -13,7 +13,7 @@ bin, HSN, the frame-rate ANN holding its last output ("real ANN"), the ANN run o
 ("ideal ANN") and the SNN pathway alone (HU[dDF] without SF(t)): mean IoU and centre error per speed.
 After training, `after_training` measures cost (MACs and updates per second per step, fused and
 reference ops), adds it with the per-speed table as the "hsn" section of the run's results.json and
-draws hsn.png; `python -m hnn_fast.train.experiments.hsn RUN_DIR` does the same for a finished run.
+draws hsn.png; `python -m hnn_fast.networks.hsn.experiment RUN_DIR` does the same for a finished run.
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from ...data.davis_synth import DavisSynthConfig, aps_frames, generate
+from .data import DavisSynthConfig, aps_frames, generate
 from ...data.events import bin_events
-from ...models import hsn as M
-from ..config import ConfigError, TrainConfig, param
-from ..registry import Experiment, StepContext, register
+from . import evaluation, model as M
+from ...train.config import ConfigError, TrainConfig, param
+from ...train.registry import Experiment, StepContext
 
-METHODS = M.METHODS
+METHODS = evaluation.METHODS
 
 
 @dataclass
@@ -172,7 +172,6 @@ class _TrainHSN(M.HSN):
         return out
 
 
-@register
 class HSNExperiment(Experiment):
     name = "hsn"
     description = "hybrid sensing network: ANN + SNN tracker on synthetic DAVIS recordings"
@@ -265,7 +264,7 @@ class HSNExperiment(Experiment):
         metrics: dict[str, Any] = {}
         for i, speed in enumerate(_speeds(ctx.cfg)):
             rec = {k: v[:, i] for k, v in batch.items()}
-            scores = M.streaming_scores(net, rec, ctx.cfg.bins_per_frame)
+            scores = evaluation.streaming_scores(net, rec, ctx.cfg.bins_per_frame)
             for method, (iou, err) in scores.items():
                 metrics[f"miou_{method}_x{speed:g}"] = iou
                 metrics[f"cerr_{method}_x{speed:g}"] = err
@@ -275,7 +274,7 @@ class HSNExperiment(Experiment):
         return metrics
 
     def run_phases(self, config, *, overrides, out_dir, resume, stop_at_step, progress, config_format):
-        from ..loop import train
+        from ...train.loop import train
 
         result = train(_HSNLoop(), config, overrides=overrides, out_dir=out_dir, resume=resume,
                        stop_at_step=stop_at_step, progress=progress, config_format=config_format)
@@ -290,7 +289,7 @@ class HSNExperiment(Experiment):
         net = _unwrap(model).cpu().eval()
         # Cost on real event bins: a held-out recording at the fastest evaluated speed.
         sample = _recording(cfg, max(_speeds(cfg)), cfg.data_seed * 1_000_003 + 900_000)
-        cost = M.measure_cost(net, sample["events"], cfg.bins_per_frame, cfg.bench_iters)
+        cost = evaluation.measure_cost(net, sample["events"], cfg.bins_per_frame, cfg.bench_iters)
         ev = results.get("eval", {})
         summary = {
             "speeds": _speeds(cfg),
@@ -358,8 +357,8 @@ class _HSNLoop(HSNExperiment):
 
 def finish_run(out_dir: Path, model: nn.Module | None = None) -> dict[str, Any]:
     """Cost and plot of a finished run (its config and, without model, its weights from the checkpoint)."""
-    from ..checkpoint import load_checkpoint
-    from ..config import config_from_dict
+    from ...train.checkpoint import load_checkpoint
+    from ...train.config import config_from_dict
 
     if not (out_dir / "results.json").is_file():
         raise FileNotFoundError(f"{out_dir / 'results.json'} not found; is {out_dir} a finished hsn run?")
@@ -385,10 +384,10 @@ def _summary_line(summary: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """python -m hnn_fast.train.experiments.hsn RUN_DIR: (re)measures cost and redraws the plot."""
+    """python -m hnn_fast.networks.hsn.experiment RUN_DIR: (re)measures cost and redraws the plot."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m hnn_fast.train.experiments.hsn RUN_DIR", file=sys.stderr)
+        print("usage: python -m hnn_fast.networks.hsn.experiment RUN_DIR", file=sys.stderr)
         return 2
     try:
         summary = finish_run(Path(args[0]))

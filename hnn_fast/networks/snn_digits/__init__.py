@@ -1,0 +1,1 @@
+"""The smallest experiment: a spiking MLP on sklearn digits, a template for new experiments."""

@@ -1,1 +1,0 @@
-"""Registered experiments, one module each (see hnn_fast.train.registry)."""
