@@ -9,7 +9,7 @@ DEPS := $(VENV)/.deps-installed
 INSTALLED := $(VENV)/.hnn_fast-installed
 SOURCES := $(shell find csrc -type f) CMakeLists.txt pyproject.toml
 
-.PHONY: build test bench bench-peers clean
+.PHONY: build test lint format bench bench-peers clean
 
 build: $(INSTALLED)
 
@@ -24,6 +24,19 @@ $(INSTALLED): $(DEPS) $(SOURCES)
 
 test: $(INSTALLED)
 	$(VENV)/bin/pytest -q tests
+
+# ruff (lint, import order, format) over the Python, clang-format over csrc/; reports, never rewrites.
+CXX_SOURCES = $(shell find csrc -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh')
+lint: $(DEPS)
+	$(VENV)/bin/ruff check --quiet .
+	$(VENV)/bin/ruff format --check --quiet .
+	$(VENV)/bin/clang-format --dry-run --Werror $(CXX_SOURCES)
+
+# What lint asks for, applied.
+format: $(DEPS)
+	$(VENV)/bin/ruff check --quiet --fix .
+	$(VENV)/bin/ruff format --quiet .
+	$(VENV)/bin/clang-format -i $(CXX_SOURCES)
 
 bench: $(INSTALLED)
 	$(PY) -m hnn_fast.cli bench --quick

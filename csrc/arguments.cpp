@@ -5,13 +5,11 @@
 
 namespace hnn_fast {
 
-at::ScalarType compute_dtype(at::ScalarType dtype) {
-  return dtype == at::kDouble ? at::kDouble : at::kFloat;
-}
+at::ScalarType compute_dtype(at::ScalarType dtype) { return dtype == at::kDouble ? at::kDouble : at::kFloat; }
 
 void check_sequence(const at::Tensor& x, std::string_view name) {
-  TORCH_CHECK_VALUE(x.dim() >= 1, name, " must be a sequence [T, *shape] of rank >= 1, got a ",
-                    x.dim(), "-d tensor");
+  TORCH_CHECK_VALUE(x.dim() >= 1, name, " must be a sequence [T, *shape] of rank >= 1, got a ", x.dim(),
+                    "-d tensor");
   TORCH_CHECK_TYPE(at::isFloatingType(x.scalar_type()), name,
                    " must be a floating tensor (float32, float64, bfloat16 or float16), got ",
                    x.scalar_type());
@@ -43,8 +41,8 @@ at::Tensor as_time_major(const at::Tensor& x) {
 }
 
 void check_same_device(const at::Tensor& x, const at::Tensor& other, std::string_view name) {
-  TORCH_CHECK_VALUE(other.device() == x.device(), name, " must be on the same device as x (",
-                    x.device(), "), got ", other.device());
+  TORCH_CHECK_VALUE(other.device() == x.device(), name, " must be on the same device as x (", x.device(),
+                    "), got ", other.device());
 }
 
 static std::string shape_string(at::IntArrayRef sizes) {

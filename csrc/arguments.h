@@ -30,8 +30,7 @@ void check_same_device(const at::Tensor& x, const at::Tensor& other, std::string
 
 // A per-neuron parameter given as a tensor broadcastable to `shape`, as a contiguous [N] buffer in the
 // compute dtype. Returns an undefined tensor when p is absent.
-at::Tensor per_neuron_buffer(const std::optional<at::Tensor>& p, std::string_view name,
-                             const at::Tensor& x);
+at::Tensor per_neuron_buffer(const std::optional<at::Tensor>& p, std::string_view name, const at::Tensor& x);
 
 // A threshold: broadcastable to `shape` (-> [N]) or, when it has x's rank, to [T, *shape] (-> [T, N]).
 struct ThresholdBuffer {
@@ -53,6 +52,8 @@ Surrogate parse_surrogate(std::string_view surrogate);
 at::Tensor reduce_to_param(const at::Tensor& grad, const at::Tensor& param);
 
 inline const void* data_or_null(const at::Tensor& t) { return t.defined() ? t.const_data_ptr() : nullptr; }
-inline void* mutable_data_or_null(const at::Tensor& t) { return t.defined() ? t.mutable_data_ptr() : nullptr; }
+inline void* mutable_data_or_null(const at::Tensor& t) {
+  return t.defined() ? t.mutable_data_ptr() : nullptr;
+}
 
 }  // namespace hnn_fast

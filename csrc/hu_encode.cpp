@@ -30,13 +30,15 @@ Nonlinearity parse_nonlinearity(std::string_view f) {
 
 void check_values(const at::Tensor& a, std::string_view name) {
   TORCH_CHECK_TYPE(at::isFloatingType(a.scalar_type()), name,
-                   " must be a floating tensor (float32, float64, bfloat16 or float16), got ", a.scalar_type());
+                   " must be a floating tensor (float32, float64, bfloat16 or float16), got ",
+                   a.scalar_type());
 }
 
 at::Tensor hu_encode(const at::Tensor& a, int64_t T, c10::string_view mode, c10::string_view nonlinearity,
                      const std::optional<at::Tensor>& uniform) {
   check_values(a, "a");
-  TORCH_CHECK_VALUE(T >= 0 && T < (int64_t{1} << 31), "T (the number of steps) must be in [0, 2^31), got ", T);
+  TORCH_CHECK_VALUE(T >= 0 && T < (int64_t{1} << 31), "T (the number of steps) must be in [0, 2^31), got ",
+                    T);
   const EncodeMode m = parse_encode_mode(mode);
   const Nonlinearity f = parse_nonlinearity(nonlinearity);
   const c10::DeviceGuard guard(a.device());
@@ -48,8 +50,9 @@ at::Tensor hu_encode(const at::Tensor& a, int64_t T, c10::string_view mode, c10:
                       "mode='poisson' needs uniform, the [T, *a.shape] draws in [0, 1)");
     check_same_device(a, *uniform, "uniform");
     check_values(*uniform, "uniform");
-    TORCH_CHECK_VALUE(uniform->sizes() == at::IntArrayRef(sizes), "uniform must have shape [T, *a.shape] = ",
-                      at::IntArrayRef(sizes), ", got ", uniform->sizes());
+    TORCH_CHECK_VALUE(uniform->sizes() == at::IntArrayRef(sizes),
+                      "uniform must have shape [T, *a.shape] = ", at::IntArrayRef(sizes), ", got ",
+                      uniform->sizes());
     u = uniform->to(compute_dtype(a.scalar_type())).contiguous();
   } else {
     TORCH_CHECK_VALUE(!uniform.has_value() || !uniform->defined(), "uniform is used only by mode='poisson'");
@@ -81,8 +84,9 @@ at::Tensor hu_encode_backward(const at::Tensor& grad_spikes, const at::Tensor& a
   check_sequence(grad_spikes, "grad_spikes");
   check_values(a, "a");
   check_same_device(a, grad_spikes, "grad_spikes");
-  TORCH_CHECK_VALUE(grad_spikes.sizes().slice(1) == a.sizes(), "grad_spikes must have shape [T, *a.shape], got ",
-                    grad_spikes.sizes(), " for a of shape ", a.sizes());
+  TORCH_CHECK_VALUE(grad_spikes.sizes().slice(1) == a.sizes(),
+                    "grad_spikes must have shape [T, *a.shape], got ", grad_spikes.sizes(),
+                    " for a of shape ", a.sizes());
   const EncodeMode m = parse_encode_mode(mode);
   const Nonlinearity f = parse_nonlinearity(nonlinearity);
   const c10::DeviceGuard guard(a.device());

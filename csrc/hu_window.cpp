@@ -104,17 +104,17 @@ at::Tensor hu_window(const at::Tensor& x, int64_t window, int64_t stride, c10::s
   return y;
 }
 
-std::tuple<at::Tensor, at::Tensor> hu_window_backward(const at::Tensor& grad_y, const std::optional<at::Tensor>& x,
-                                                      int64_t T, int64_t window, int64_t stride,
-                                                      c10::string_view kernel, double decay,
-                                                      const std::optional<at::Tensor>& weights,
+std::tuple<at::Tensor, at::Tensor> hu_window_backward(const at::Tensor& grad_y,
+                                                      const std::optional<at::Tensor>& x, int64_t T,
+                                                      int64_t window, int64_t stride, c10::string_view kernel,
+                                                      double decay, const std::optional<at::Tensor>& weights,
                                                       std::array<bool, 2> output_mask) {
   check_sequence(grad_y, "grad_y");
   check_window_stride(window, stride);
   const WindowKernel kind = parse_window_kernel(kernel);
   const int64_t K = grad_y.size(0);
-  TORCH_CHECK_VALUE(T >= 0 && (K == 0 || (K - 1) * stride < T), "grad_y's ", K, " windows of stride ",
-                    stride, " do not fit a sequence of length T = ", T);
+  TORCH_CHECK_VALUE(T >= 0 && (K == 0 || (K - 1) * stride < T), "grad_y's ", K, " windows of stride ", stride,
+                    " do not fit a sequence of length T = ", T);
   const c10::DeviceGuard guard(grad_y.device());
   const auto [need_x, need_weights] = output_mask;
   const WindowWeights w = window_weights(kind, weights, decay, grad_y, window);
@@ -134,8 +134,9 @@ std::tuple<at::Tensor, at::Tensor> hu_window_backward(const at::Tensor& grad_y, 
   const auto acc = compute_dtype(grad_y.scalar_type());
   const int64_t N = neuron_count(grad_y);
   const at::Tensor g = grad_y.contiguous();
-  at::Tensor grad_x = need_x ? at::empty(x_sizes, grad_y.options().memory_format(at::MemoryFormat::Contiguous))
-                             : at::empty({0}, grad_y.options());
+  at::Tensor grad_x = need_x
+                          ? at::empty(x_sizes, grad_y.options().memory_format(at::MemoryFormat::Contiguous))
+                          : at::empty({0}, grad_y.options());
   at::Tensor partial = need_weights ? at::zeros({window, N}, grad_y.options().dtype(acc)) : at::Tensor();
 
   HuWindowBackwardParams p;

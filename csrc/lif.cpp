@@ -11,8 +11,9 @@
 namespace hnn_fast {
 namespace {
 
-LifNeuron neuron_params(const at::Tensor& v0, const at::Tensor& decay, double decay_value, const ThresholdBuffer& th,
-                        double threshold_value, c10::string_view reset, double v_reset) {
+LifNeuron neuron_params(const at::Tensor& v0, const at::Tensor& decay, double decay_value,
+                        const ThresholdBuffer& th, double threshold_value, c10::string_view reset,
+                        double v_reset) {
   LifNeuron n;
   n.v0 = data_or_null(v0);
   n.decay = data_or_null(decay);
@@ -44,7 +45,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> lif(const at::Tensor& x, const st
   const auto acc = compute_dtype(x.scalar_type());
   at::Tensor spikes = at::empty(x.sizes(), x.options().memory_format(at::MemoryFormat::Contiguous));
   at::Tensor v_last = at::empty(x.sizes().slice(1), x.options());
-  at::Tensor h = save_h ? at::empty(x.sizes(), x.options().dtype(acc)) : at::empty({0}, x.options().dtype(acc));
+  at::Tensor h =
+      save_h ? at::empty(x.sizes(), x.options().dtype(acc)) : at::empty({0}, x.options().dtype(acc));
 
   LifForwardParams p;
   p.T = x.size(0);
@@ -74,8 +76,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> lif_backward(
     std::array<bool, 3> output_mask) {
   check_sequence(grad_spikes, "grad_spikes");
   TORCH_CHECK_VALUE(h.sizes() == grad_spikes.sizes(), "h must have the shape of grad_spikes ",
-                    grad_spikes.sizes(), ", got ", h.sizes(),
-                    " (was the forward run with save_h=False?)");
+                    grad_spikes.sizes(), ", got ", h.sizes(), " (was the forward run with save_h=False?)");
   check_alpha(alpha);
   const c10::DeviceGuard guard(grad_spikes.device());
   const auto acc = compute_dtype(grad_spikes.scalar_type());
@@ -131,11 +132,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> lif_backward(
 
   const auto empty = at::empty({0}, x.options());
   const auto neuron_shape = x.sizes().slice(1);
-  return {grad_x,
-          need_v0 ? grad_v0.view(neuron_shape).to(v0->scalar_type()) : empty,
+  return {grad_x, need_v0 ? grad_v0.view(neuron_shape).to(v0->scalar_type()) : empty,
           need_decay ? reduce_to_param(grad_decay.view(neuron_shape), *decay) : empty,
-          need_threshold ? reduce_to_param(grad_threshold.view(th.per_step ? x.sizes() : neuron_shape), *threshold)
-                         : empty};
+          need_threshold
+              ? reduce_to_param(grad_threshold.view(th.per_step ? x.sizes() : neuron_shape), *threshold)
+              : empty};
 }
 
 }  // namespace

@@ -25,7 +25,9 @@ RESETS = ("hard", "soft")
 def surrogate_alpha(surrogate: str, alpha: float | None) -> float:
     """alpha, or the surrogate's default when None; checks the surrogate's name."""
     if surrogate not in SURROGATE_ALPHA:
-        raise ValueError(f"surrogate must be one of {', '.join(map(repr, SURROGATE_ALPHA))}, got {surrogate!r}")
+        raise ValueError(
+            f"surrogate must be one of {', '.join(map(repr, SURROGATE_ALPHA))}, got {surrogate!r}"
+        )
     return SURROGATE_ALPHA[surrogate] if alpha is None else float(alpha)
 
 
@@ -133,12 +135,19 @@ def window_weights(kernel: str | Tensor, window: int, decay: float | None, dtype
     raise ValueError(f"kernel must be 'sum', 'mean', 'exp' or a tensor of weights, got {kernel!r}")
 
 
-def hu_window(x: Tensor, window: int, stride: int | None = None, *, kernel: str | Tensor = "mean",
-              decay: float | None = None, drop_last: bool = True) -> Tensor:
+def hu_window(
+    x: Tensor,
+    window: int,
+    stride: int | None = None,
+    *,
+    kernel: str | Tensor = "mean",
+    decay: float | None = None,
+    drop_last: bool = True,
+) -> Tensor:
     """y_k = sum_j w_j x_{k*stride + j} over windows k of x = [T, *shape]; returns [K, *shape]."""
     stride = window if stride is None else stride
     T = x.shape[0]
-    if T >= window:
+    if window <= T:
         K = (T - window) // stride + 1
         if not drop_last and (K - 1) * stride + window < T and K * stride < T:
             K += 1
@@ -147,8 +156,11 @@ def hu_window(x: Tensor, window: int, stride: int | None = None, *, kernel: str 
     w = window_weights(kernel, window, decay, x.dtype).to(x.device)
     if K == 0:
         return x.new_zeros((0, *x.shape[1:]))
-    padded = torch.cat([x, x.new_zeros(((K - 1) * stride + window - T, *x.shape[1:]))]) \
-        if (K - 1) * stride + window > T else x
+    padded = (
+        torch.cat([x, x.new_zeros(((K - 1) * stride + window - T, *x.shape[1:]))])
+        if (K - 1) * stride + window > T
+        else x
+    )
     windows = padded.unfold(0, window, stride)  # [K, *shape, window]
     if w.dim() == 2:  # per channel: [C, window] against shape[0]
         w = w.view(w.shape[0], *([1] * (x.dim() - 2)), window)
@@ -193,8 +205,14 @@ class _EncodeSpikes(torch.autograd.Function):
         return grad_p, None, None, None
 
 
-def hu_encode(a: Tensor, T: int, *, mode: str = "rate", nonlinearity: str = "identity",
-              generator: torch.Generator | None = None) -> Tensor:
+def hu_encode(
+    a: Tensor,
+    T: int,
+    *,
+    mode: str = "rate",
+    nonlinearity: str = "identity",
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """Spikes [T, *a.shape] coding p = clamp(F(a), 0, 1) by rate, Poisson or latency (see ops.hu_encode)."""
     if mode not in ENCODE_MODES:
         raise ValueError(f"mode must be one of {', '.join(map(repr, ENCODE_MODES))}, got {mode!r}")

@@ -17,4 +17,6 @@ def assert_close(name: str, actual: torch.Tensor, expected: torch.Tensor, atol: 
     """Print the largest difference first (visible with -s or on failure), then assert."""
     diff = (actual.double() - expected.double()).abs().max().item() if actual.numel() else 0.0
     print(f"{name}: max abs diff {diff:.3e}")
-    torch.testing.assert_close(actual.to(expected.dtype), expected, atol=atol, rtol=rtol, msg=lambda m: f"{name}: {m}")
+    torch.testing.assert_close(
+        actual.to(expected.dtype), expected, atol=atol, rtol=rtol, msg=lambda m: f"{name}: {m}"
+    )

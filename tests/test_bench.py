@@ -13,8 +13,8 @@ import torch
 from hnn_fast import cli, ops
 from hnn_fast.bench import Config, ModelCase, register_model, report, suite
 from hnn_fast.bench import models as model_registry
-from hnn_fast.bench.ops_table import OPS
 from hnn_fast.bench import peers as peers_module
+from hnn_fast.bench.ops_table import OPS
 from hnn_fast.bench.schema import validate
 
 
@@ -22,8 +22,21 @@ from hnn_fast.bench.schema import validate
 def tiny_run(tmp_path_factory) -> tuple[dict, Path]:
     directory = tmp_path_factory.mktemp("results")
     json_path = directory / "copy" / "run.json"
-    rc = cli.main(["bench", "--tiny", "--only", "lif,leaky,hu,models", "--threads", "1", "--no-progress",
-                   "--results-dir", str(directory), "--json", str(json_path)])
+    rc = cli.main(
+        [
+            "bench",
+            "--tiny",
+            "--only",
+            "lif,leaky,hu,models",
+            "--threads",
+            "1",
+            "--no-progress",
+            "--results-dir",
+            str(directory),
+            "--json",
+            str(json_path),
+        ]
+    )
     assert rc == 0
     return json.loads(json_path.read_text()), directory
 
@@ -31,8 +44,9 @@ def tiny_run(tmp_path_factory) -> tuple[dict, Path]:
 def test_tiny_run_times_every_op_mode_and_size(tiny_run):
     results, _ = tiny_run
     seen = {(r["op"], r["mode"], r["size"]) for r in results["ops"]}
-    assert seen == {(op.name, mode, size) for op in OPS for mode in op.modes
-                    for size in ("in-cache", "out-of-cache")}
+    assert seen == {
+        (op.name, mode, size) for op in OPS for mode in op.modes for size in ("in-cache", "out-of-cache")
+    }
     assert {"lif", "leaky_integrate", "hu_window", "hu_encode"} <= {op.name for op in OPS}
     for r in results["ops"]:
         assert r["speedup_vs_reference"] > 0 and r["copy_bandwidth_fraction"] > 0
@@ -74,8 +88,9 @@ def test_console_table_and_plot(tiny_run, tmp_path):
 
 
 def test_compiled_reference_is_timed_where_the_preset_compiles():
-    config = Config.from_preset("tiny", only=("leaky",), sizes={"in-cache": (2, 2, 8)},
-                                compile_sizes=("in-cache",))
+    config = Config.from_preset(
+        "tiny", only=("leaky",), sizes={"in-cache": (2, 2, 8)}, compile_sizes=("in-cache",)
+    )
     results = suite.run(config, progress=False)
     assert validate(results) == []
     for r in results["ops"]:
@@ -87,14 +102,25 @@ def test_missing_or_broken_peer_is_skipped_with_a_message(monkeypatch):
         raise RuntimeError("no kernel for you")
 
     exact = next(p for p in peers_module.PEERS if p.match == "exact")
-    monkeypatch.setattr(suite, "PEERS", [
-        peers_module.Peer("Nowhere LIF", "hnn-fast-no-such-peer", "exact", lambda d, t: "", lambda d: ["torch"],
-                          broken),
-        peers_module.Peer("Broken LIF", "torch", "exact", lambda d, t: "", lambda d: ["torch"], broken),
-        # a peer that computes our own dynamics stands in for an installed one
-        peers_module.Peer("Self LIF", "torch", exact.match, lambda d, t: "ours",
-                          lambda d: ["torch"], lambda b, dev, d, t: lambda x: ops.lif(x, decay=d, threshold=t)[0]),
-    ])
+    monkeypatch.setattr(
+        suite,
+        "PEERS",
+        [
+            peers_module.Peer(
+                "Nowhere LIF", "hnn-fast-no-such-peer", "exact", lambda d, t: "", lambda d: ["torch"], broken
+            ),
+            peers_module.Peer("Broken LIF", "torch", "exact", lambda d, t: "", lambda d: ["torch"], broken),
+            # a peer that computes our own dynamics stands in for an installed one
+            peers_module.Peer(
+                "Self LIF",
+                "torch",
+                exact.match,
+                lambda d, t: "ours",
+                lambda d: ["torch"],
+                lambda b, dev, d, t: lambda x: ops.lif(x, decay=d, threshold=t)[0],
+            ),
+        ],
+    )
     results = suite.run(Config.from_preset("tiny", only=("peers",)), progress=False)
     assert validate(results) == []
     why = {s["what"]: s["why"] for s in results["skipped"]}
@@ -130,7 +156,9 @@ def test_registered_model_is_timed_on_both_backends():
     def _toy(device, dtype, preset):
         model = Toy().to(device, dtype)
         x = torch.randn(4, 3, 8, device=device, dtype=dtype)
-        return ModelCase(model, (x,), torch.zeros(3, 4, device=device, dtype=dtype), torch.nn.functional.mse_loss)
+        return ModelCase(
+            model, (x,), torch.zeros(3, 4, device=device, dtype=dtype), torch.nn.functional.mse_loss
+        )
 
     try:
         results = suite.run(Config.from_preset("tiny", only=("models",)), progress=False)
@@ -149,7 +177,9 @@ def test_model_without_gradient_training_is_timed_for_inference_only():
 
     @register_model("rule")
     def _rule(device, dtype, preset):
-        return ModelCase(Rule(), (torch.rand(5, 16, device=device, dtype=dtype),), None, None, trainable=False)
+        return ModelCase(
+            Rule(), (torch.rand(5, 16, device=device, dtype=dtype),), None, None, trainable=False
+        )
 
     try:
         results = suite.run(Config.from_preset("tiny", only=("models",)), progress=False)

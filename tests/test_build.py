@@ -23,8 +23,11 @@ def test_build_info():
 def test_cuda_kernels_built_where_possible():
     # A CUDA torch plus nvcc must give a build with the CUDA kernels (CI compiles them, though
     # nothing here can run them), unless the build was told otherwise.
-    nvcc = os.environ.get("CUDACXX") or shutil.which("nvcc") or (
-        "/usr/local/cuda/bin/nvcc" if os.path.exists("/usr/local/cuda/bin/nvcc") else None)
+    nvcc = (
+        os.environ.get("CUDACXX")
+        or shutil.which("nvcc")
+        or ("/usr/local/cuda/bin/nvcc" if os.path.exists("/usr/local/cuda/bin/nvcc") else None)
+    )
     wanted = os.environ.get("HNN_FAST_CUDA", "AUTO").upper() != "OFF"
     info = hnn_fast.build_info()
     if torch.version.cuda and nvcc and wanted:
@@ -35,8 +38,9 @@ def test_cuda_kernels_built_where_possible():
 
 
 def test_cli_info():
-    out = subprocess.run([sys.executable, "-m", "hnn_fast.cli", "info"], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "hnn_fast.cli", "info"], capture_output=True, text=True, check=True
+    ).stdout
     assert "torch_built_against" in out and torch.__version__ in out
 
 

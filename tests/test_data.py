@@ -17,7 +17,13 @@ from hnn_fast.data import (
     write_nmnist,
 )
 from hnn_fast.data import digits as digits_mod
-from hnn_fast.networks.hmn.data import N_INPUTS, PermutedDataset, PermutedTaskGroups, hamming_similarity, permute_sample
+from hnn_fast.networks.hmn.data import (
+    N_INPUTS,
+    PermutedDataset,
+    PermutedTaskGroups,
+    hamming_similarity,
+    permute_sample,
+)
 
 H, W = 6, 16
 
@@ -50,7 +56,9 @@ def test_moving_edge_polarity_and_place(bright_left, on):
     # Every pixel of a swept column fires the same number of events: floor(log contrast / theta).
     n = int(np.floor(np.log(1.01 / 0.11) / 0.2))
     per_pixel = np.bincount(ev["y"].astype(int) * W + ev["x"], minlength=H * W).reshape(H, W)
-    assert np.all(per_pixel[:, 3:13] == n) and np.all(per_pixel[:, :3] == 0) and np.all(per_pixel[:, 13:] == 0)
+    assert (
+        np.all(per_pixel[:, 3:13] == n) and np.all(per_pixel[:, :3] == 0) and np.all(per_pixel[:, 13:] == 0)
+    )
     assert np.all(np.diff(ev["t"]) >= 0)
 
 
@@ -103,7 +111,9 @@ def test_streaming_equals_one_call():
     whole = EventEmulator(H, W, refractory_us=250)(frames, ts)
     em = EventEmulator(H, W, refractory_us=250)
     parts = np.concatenate([em(frames[:4], ts[:4]), em(frames[4:], ts[4:])])
-    np.testing.assert_array_equal(np.sort(parts, order=["t", "y", "x"]), np.sort(whole, order=["t", "y", "x"]))
+    np.testing.assert_array_equal(
+        np.sort(parts, order=["t", "y", "x"]), np.sort(whole, order=["t", "y", "x"])
+    )
 
 
 def test_shot_noise_rate_and_polarities():
@@ -232,7 +242,7 @@ def test_nmnist_errors(tmp_path):
 
 
 def test_tonic_layout():
-    assert EVENT_DTYPE == np.dtype([("x", np.int16), ("y", np.int16), ("t", np.int64), ("p", bool)])
+    assert np.dtype([("x", np.int16), ("y", np.int16), ("t", np.int64), ("p", bool)]) == EVENT_DTYPE
 
 
 # ---------------------------------------------------------------- event-digits

@@ -21,7 +21,9 @@ def test_decay_checks(op):
         op(x, decay=1.5)
     with pytest.raises(ValueError, match=r"decay must be in \[0, 1\], got -0.1"):
         op(x, decay=-0.1)
-    with pytest.raises(ValueError, match=r"decay of shape \[4\] does not broadcast to the neuron shape \[3, 5\]"):
+    with pytest.raises(
+        ValueError, match=r"decay of shape \[4\] does not broadcast to the neuron shape \[3, 5\]"
+    ):
         op(x, decay=torch.rand(4))
     with pytest.raises(TypeError, match="decay must be a float or a tensor"):
         op(x, decay="0.5")
@@ -62,5 +64,19 @@ def test_direct_op_calls_are_checked_too():
     with pytest.raises(ValueError, match="surrogate must be one of"):
         torch.ops.hnn_fast.lif(x, None, None, 0.5, None, 1.0, "hard", 0.0, False, "bogus", 1.0, False)
     with pytest.raises(ValueError, match="h must have the shape of grad_spikes"):
-        torch.ops.hnn_fast.lif_backward(x, torch.zeros(3), torch.empty(0), None, None, 0.5, None, 1.0,
-                                        "hard", 0.0, False, "rectangle", 1.0, [False, False, False])
+        torch.ops.hnn_fast.lif_backward(
+            x,
+            torch.zeros(3),
+            torch.empty(0),
+            None,
+            None,
+            0.5,
+            None,
+            1.0,
+            "hard",
+            0.0,
+            False,
+            "rectangle",
+            1.0,
+            [False, False, False],
+        )

@@ -6,7 +6,13 @@ import json
 import pytest
 import torch
 
-from hnn_fast.networks.hmn.model import ANNBranch, HMNModulator, SpikingBranch, similarity_loss, task_modulation
+from hnn_fast.networks.hmn.model import (
+    ANNBranch,
+    HMNModulator,
+    SpikingBranch,
+    similarity_loss,
+    task_modulation,
+)
 from hnn_fast.train import ConfigError, load_checkpoint, train
 
 
@@ -73,8 +79,11 @@ def test_stage1_set_weighs_groups_equally(balance):
     from hnn_fast.networks.hmn.experiment import _Stage1Set
 
     # groups 0 and 1 fully seen (tasks 0-3), test group 2 half seen (task 4 of tasks 4, 5)
-    data = SimpleNamespace(stage1_tasks=[0, 1, 2, 3, 4], groups=torch.tensor([0, 0, 1, 1, 2, 2]),
-                           perms=[torch.randperm(3) for _ in range(6)])
+    data = SimpleNamespace(
+        stage1_tasks=[0, 1, 2, 3, 4],
+        groups=torch.tensor([0, 0, 1, 1, 2, 2]),
+        perms=[torch.randperm(3) for _ in range(6)],
+    )
     avg = torch.arange(15.0).reshape(5, 3)
     dataset = _Stage1Set(avg, data, per_task=3, tasks_per_group=2, balance=balance)
     tasks = torch.tensor([dataset[i][1] for i in range(len(dataset))])
@@ -178,9 +187,21 @@ def test_rescale_is_a_config_choice():
     torch.testing.assert_close(on(x, half) - bias, 3 * (off(x, half) - bias))  # 6 neurons / 2 on
 
 
-TINY = ["groups=3", "test_groups=1", "tasks_per_group=2", "data_limit=120", "hidden=12", "backbone_hidden=24",
-        "epochs=2", "stage1_epochs=2", "stage1_per_task=32", "stage1_batch_size=32", "batch_size=16",
-        "fisher_samples=4", "time_bins=2"]
+TINY = [
+    "groups=3",
+    "test_groups=1",
+    "tasks_per_group=2",
+    "data_limit=120",
+    "hidden=12",
+    "backbone_hidden=24",
+    "epochs=2",
+    "stage1_epochs=2",
+    "stage1_per_task=32",
+    "stage1_batch_size=32",
+    "batch_size=16",
+    "fisher_samples=4",
+    "time_bins=2",
+]
 
 
 def test_tiny_end_to_end_and_resume(tmp_path):
@@ -208,8 +229,9 @@ def test_tiny_end_to_end_and_resume(tmp_path):
     assert 0 < results["modulation_spiking_backbone"]["density"] <= 1
 
     # stopped inside stage 2 and resumed: the same accuracies as the run that never stopped
-    stopped = train("hmn", overrides=TINY, out_dir=tmp_path / "cut", progress=False,
-                    stop_at_step=full.step - 3)
+    stopped = train(
+        "hmn", overrides=TINY, out_dir=tmp_path / "cut", progress=False, stop_at_step=full.step - 3
+    )
     assert stopped.status == "stopped" and stopped.step == full.step - 3
     resumed = train("hmn", resume=tmp_path / "cut", progress=False)
     assert resumed.status == "completed" and resumed.step == full.step

@@ -10,10 +10,25 @@ import torch
 
 from hnn_fast.networks.hrn.executor import ILL_POSED, ProgramError, World, compile_program, execute
 from hnn_fast.networks.hrn.questions import generate_questions, load_questions, save_questions
-from hnn_fast.networks.hrn.reasoner import CONCEPT_INDEX, SpikingReasoner, build_graphs, hebbian, hebbian_order
-from hnn_fast.networks.hrn.scenes import (NUM_FRAMES, Collision, Scene, SceneFormatError, SceneObject, default_scene_file,
-                                 generate_scenes, load_scenes, parse_scene, scene_record)
-
+from hnn_fast.networks.hrn.reasoner import (
+    CONCEPT_INDEX,
+    SpikingReasoner,
+    build_graphs,
+    hebbian,
+    hebbian_order,
+)
+from hnn_fast.networks.hrn.scenes import (
+    NUM_FRAMES,
+    Collision,
+    Scene,
+    SceneFormatError,
+    SceneObject,
+    default_scene_file,
+    generate_scenes,
+    load_scenes,
+    parse_scene,
+    scene_record,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -22,8 +37,12 @@ def hand_scene() -> Scene:
     """0 red metal cube (still), 1 blue rubber sphere (moving from the start), 2 green metal cylinder
     (starts moving at frame 50), 3 red rubber sphere (enters at frame 20, leaves after frame 95).
     Collisions: 0-1 at 40, 1-2 at 60, 0-2 at 150 (unseen)."""
-    objects = [SceneObject(0, "red", "metal", "cube"), SceneObject(1, "blue", "rubber", "sphere"),
-               SceneObject(2, "green", "metal", "cylinder"), SceneObject(3, "red", "rubber", "sphere")]
+    objects = [
+        SceneObject(0, "red", "metal", "cube"),
+        SceneObject(1, "blue", "rubber", "sphere"),
+        SceneObject(2, "green", "metal", "cylinder"),
+        SceneObject(3, "red", "rubber", "sphere"),
+    ]
     pos = np.full((NUM_FRAMES, 4, 2), np.nan)
     rows = np.arange(NUM_FRAMES)
     pos[:, 0] = (50, 50)
@@ -37,12 +56,20 @@ def hand_scene() -> Scene:
 
 
 def obj(*words):
-    kinds = {"red": "color", "blue": "color", "green": "color", "metal": "material", "rubber": "material",
-             "cube": "shape", "sphere": "shape", "cylinder": "shape"}
+    kinds = {
+        "red": "color",
+        "blue": "color",
+        "green": "color",
+        "metal": "material",
+        "rubber": "material",
+        "cube": "shape",
+        "sphere": "shape",
+        "cylinder": "shape",
+    }
     program = ["objects"]
     for w in words:
         program += [w, f"filter_{kinds[w]}"]
-    return program + ["unique"]
+    return [*program, "unique"]
 
 
 HAND_CASES = [
@@ -61,26 +88,131 @@ HAND_CASES = [
     (["objects", "events", "filter_end", "unique", "query_frame", "filter_moving", "count"], "2"),
     # at the end object 3 is gone: it is neither moving nor stationary then
     (["objects", "events", "filter_end", "unique", "query_frame", "filter_stationary", "count"], "1"),
-    (["events", *obj("blue"), "filter_collision", "first", "filter_order", *obj("blue"),
-      "query_collision_partner", "query_shape"], "cube"),
-    (["events", *obj("blue"), "filter_collision", "last", "filter_order", *obj("blue"),
-      "query_collision_partner", "query_material"], "metal"),
+    (
+        [
+            "events",
+            *obj("blue"),
+            "filter_collision",
+            "first",
+            "filter_order",
+            *obj("blue"),
+            "query_collision_partner",
+            "query_shape",
+        ],
+        "cube",
+    ),
+    (
+        [
+            "events",
+            *obj("blue"),
+            "filter_collision",
+            "last",
+            "filter_order",
+            *obj("blue"),
+            "query_collision_partner",
+            "query_material",
+        ],
+        "metal",
+    ),
     (["events", *obj("blue"), "filter_collision", "first", "filter_order", "query_object"], ILL_POSED),
-    (["events", "filter_collision", "events", *obj("cube"), "filter_collision", "unique", "filter_after", "count"],
-     "1"),
-    (["events", "filter_collision", "events", *obj("green"), "filter_collision", "unique", "filter_before",
-      "count"], "1"),
+    (
+        [
+            "events",
+            "filter_collision",
+            "events",
+            *obj("cube"),
+            "filter_collision",
+            "unique",
+            "filter_after",
+            "count",
+        ],
+        "1",
+    ),
+    (
+        [
+            "events",
+            "filter_collision",
+            "events",
+            *obj("green"),
+            "filter_collision",
+            "unique",
+            "filter_before",
+            "count",
+        ],
+        "1",
+    ),
     (["events", "events", *obj("green"), "filter_collision", "unique", "filter_ancestor", "count"], "1"),
-    (["events", "events", *obj("green"), "filter_collision", "unique", "filter_ancestor", *obj("cube"),
-      "filter_collision", "exist"], "yes"),
-    (["events", *obj("red", "sphere"), "filter_in", "unique", "events", "events", *obj("green"),
-      "filter_collision", "unique", "filter_ancestor", "belong_to"], "no"),
-    (["events", *obj("cube"), "filter_collision", "unique", "events", "events", *obj("green"),
-      "filter_collision", "unique", "filter_ancestor", "belong_to"], "yes"),
-    (["all_events", *obj("cube"), "filter_collision", *obj("green"), "filter_collision", "unique",
-      "query_frame", "query_object"], ILL_POSED),
-    ([*obj("cube"), "counterfact_events", *obj("blue"), "filter_collision", *obj("green"), "filter_collision",
-      "exist"], "yes"),
+    (
+        [
+            "events",
+            "events",
+            *obj("green"),
+            "filter_collision",
+            "unique",
+            "filter_ancestor",
+            *obj("cube"),
+            "filter_collision",
+            "exist",
+        ],
+        "yes",
+    ),
+    (
+        [
+            "events",
+            *obj("red", "sphere"),
+            "filter_in",
+            "unique",
+            "events",
+            "events",
+            *obj("green"),
+            "filter_collision",
+            "unique",
+            "filter_ancestor",
+            "belong_to",
+        ],
+        "no",
+    ),
+    (
+        [
+            "events",
+            *obj("cube"),
+            "filter_collision",
+            "unique",
+            "events",
+            "events",
+            *obj("green"),
+            "filter_collision",
+            "unique",
+            "filter_ancestor",
+            "belong_to",
+        ],
+        "yes",
+    ),
+    (
+        [
+            "all_events",
+            *obj("cube"),
+            "filter_collision",
+            *obj("green"),
+            "filter_collision",
+            "unique",
+            "query_frame",
+            "query_object",
+        ],
+        ILL_POSED,
+    ),
+    (
+        [
+            *obj("cube"),
+            "counterfact_events",
+            *obj("blue"),
+            "filter_collision",
+            *obj("green"),
+            "filter_collision",
+            "exist",
+        ],
+        "yes",
+    ),
     ([*obj("blue"), "counterfact_events", "count"], "0"),
     (["events", "filter_collision", *obj("blue"), "filter_counterfact", "count"], "0"),
     (["events", "filter_collision", *obj("red", "sphere"), "filter_counterfact", "count"], "2"),
@@ -117,8 +249,11 @@ def test_reasoner_matches_executor_on_hand_scene():
 
 def test_reasoner_answers_ill_posed_programs_gracefully():
     # two red objects: the executor gives up, the circuit lets both through and still answers
-    out = SpikingReasoner()([["objects", "red", "filter_color", "unique", "query_material"],
-                             ["objects", "red", "filter_shape"]], [hand_scene()], [0, 0])
+    out = SpikingReasoner()(
+        [["objects", "red", "filter_color", "unique", "query_material"], ["objects", "red", "filter_shape"]],
+        [hand_scene()],
+        [0, 0],
+    )
     assert out.answers[0] in ("metal", "rubber")
     assert out.answers[1] == ILL_POSED  # statically ill-posed: the program HU refuses it
 
@@ -167,8 +302,10 @@ def test_reasoner_matches_executor_on_generated_questions():
             expected.append(answer)
             scene_of.append(where[q.scene_index])
     out = SpikingReasoner()(programs, scenes, scene_of)
-    raw = [{"yes": "correct", "no": "wrong"}[a] if e in ("correct", "wrong") else a
-           for a, e in zip(out.answers, expected)]
+    raw = [
+        {"yes": "correct", "no": "wrong"}[a] if e in ("correct", "wrong") else a
+        for a, e in zip(out.answers, expected)
+    ]
     mismatches = [(p, e, a) for p, e, a in zip(programs, expected, raw) if e != a]
     assert not mismatches, mismatches[:5]
 
@@ -203,7 +340,7 @@ def test_real_scene_events():
         pytest.skip("shared CLEVRER scene file not present")
     scene = load_scenes(path, limit=1)[0]  # video 10000
     world = World(scene)
-    seen = [(e.kind, e.frame) for e in world.events[:len(world.seen)]]
+    seen = [(e.kind, e.frame) for e in world.events[: len(world.seen)]]
     assert seen[0] == ("start", 0) and seen[-1] == ("end", 127)
     assert ("collision", 30) in seen and ("collision", 85) in seen
     assert [e.frame for e in scene.unseen_events()] == [145]
@@ -219,7 +356,9 @@ def test_questions_file_round_trip(tmp_path):
     data = json.loads(path.read_text())
     assert {"scene_index", "questions"} <= set(data[0])
     back = load_questions(path)
-    assert [(q.question, q.program, q.answer) for q in back] == [(q.question, q.program, q.answer) for q in questions]
+    assert [(q.question, q.program, q.answer) for q in back] == [
+        (q.question, q.program, q.answer) for q in questions
+    ]
     for q in back:
         for program, answer in q.items():
             got = execute(program, scenes[q.scene_index])
@@ -240,8 +379,19 @@ def test_abnormal_data_and_graceful_degradation():
     close = relax_threshold(scene, 60.0)  # a loose detector reports contacts that never happened
     assert len(close.collisions) > len(scene.collisions)
     # a second collision of the same pair makes the executor's `unique` fail; the reasoner answers
-    doubled = scene.with_collisions(scene.collisions + [Collision(100, (1, 2))])
-    program = ["events", "events", *obj("blue"), "filter_collision", *obj("green"), "filter_collision", "unique",
-               "filter_ancestor", *obj("cube"), "filter_collision", "exist"]
+    doubled = scene.with_collisions([*scene.collisions, Collision(100, (1, 2))])
+    program = [
+        "events",
+        "events",
+        *obj("blue"),
+        "filter_collision",
+        *obj("green"),
+        "filter_collision",
+        "unique",
+        "filter_ancestor",
+        *obj("cube"),
+        "filter_collision",
+        "exist",
+    ]
     assert execute(program, doubled) == ILL_POSED
     assert SpikingReasoner()([program], [doubled]).answers == ["yes"]

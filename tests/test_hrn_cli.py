@@ -9,7 +9,6 @@ from hnn_fast.cli import main
 from hnn_fast.networks.hrn.collision_hu import CollisionUNet, save_model
 from hnn_fast.networks.hrn.scenes import generate_scenes, scene_record
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
@@ -24,13 +23,47 @@ def scene_file(tmp_path):
 
 def test_make_questions_and_eval(tmp_path, scene_file, capsys):
     questions = tmp_path / "q.json"
-    assert main(["hrn", "make-questions", "--scenes", str(scene_file), "--out", str(questions),
-                 "--per-scene", "4", "--seed", "3"]) == 0
+    assert (
+        main(
+            [
+                "hrn",
+                "make-questions",
+                "--scenes",
+                str(scene_file),
+                "--out",
+                str(questions),
+                "--per-scene",
+                "4",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
     data = json.loads(questions.read_text())
     assert len(data) == 4 and all(len(s["questions"]) <= 4 for s in data)
     out = tmp_path / "eval"
-    assert main(["eval", "hrn", "--scenes", str(scene_file), "--questions", str(questions), "--out", str(out),
-                 "--threshold-levels", "0,20", "--inject-levels", "0,0.3", "--parallelism-sizes", "2,4"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "hrn",
+                "--scenes",
+                str(scene_file),
+                "--questions",
+                str(questions),
+                "--out",
+                str(out),
+                "--threshold-levels",
+                "0,20",
+                "--inject-levels",
+                "0,0.3",
+                "--parallelism-sizes",
+                "2,4",
+            ]
+        )
+        == 0
+    )
     results = json.loads((out / "results.json").read_text())
     per_type = results["agreement"]["per_type"]
     assert per_type["all"]["items"] > 0 and per_type["all"]["accuracy"] == 1.0
@@ -48,14 +81,46 @@ def test_make_questions_and_eval(tmp_path, scene_file, capsys):
 
 def test_eval_with_learned_collisions(tmp_path, scene_file):
     questions = tmp_path / "q.json"
-    assert main(["hrn", "make-questions", "--scenes", str(scene_file), "--out", str(questions),
-                 "--per-scene", "3"]) == 0
+    assert (
+        main(
+            [
+                "hrn",
+                "make-questions",
+                "--scenes",
+                str(scene_file),
+                "--out",
+                str(questions),
+                "--per-scene",
+                "3",
+            ]
+        )
+        == 0
+    )
     model = tmp_path / "hu.pt"
     save_model(CollisionUNet(width=8), model)
     out = tmp_path / "eval"
-    assert main(["eval", "hrn", "--scenes", str(scene_file), "--questions", str(questions), "--out", str(out),
-                 "--collisions", "learned", "--collision-model", str(model), "--no-robustness",
-                 "--no-parallelism", "--no-plots"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "hrn",
+                "--scenes",
+                str(scene_file),
+                "--questions",
+                str(questions),
+                "--out",
+                str(out),
+                "--collisions",
+                "learned",
+                "--collision-model",
+                str(model),
+                "--no-robustness",
+                "--no-parallelism",
+                "--no-plots",
+            ]
+        )
+        == 0
+    )
     results = json.loads((out / "results.json").read_text())
     assert results["collisions"] == "learned"
     assert set(results["collision_hu"]["factual"]) >= {"precision", "recall", "f1", "frame_error"}
@@ -64,18 +129,72 @@ def test_eval_with_learned_collisions(tmp_path, scene_file):
 
 def test_eval_errors_name_the_argument(tmp_path, scene_file, capsys):
     questions = tmp_path / "q.json"
-    questions.write_text(json.dumps([{"scene_index": 0, "questions": [
-        {"question_id": 0, "question": "?", "question_type": "descriptive", "program": ["objects", "cnt"],
-         "answer": "1"}]}]))
-    assert main(["eval", "hrn", "--scenes", str(scene_file), "--questions", str(questions),
-                 "--out", str(tmp_path / "o")]) == 2
+    questions.write_text(
+        json.dumps(
+            [
+                {
+                    "scene_index": 0,
+                    "questions": [
+                        {
+                            "question_id": 0,
+                            "question": "?",
+                            "question_type": "descriptive",
+                            "program": ["objects", "cnt"],
+                            "answer": "1",
+                        }
+                    ],
+                }
+            ]
+        )
+    )
+    assert (
+        main(
+            [
+                "eval",
+                "hrn",
+                "--scenes",
+                str(scene_file),
+                "--questions",
+                str(questions),
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
     assert "--questions" in capsys.readouterr().err
-    assert main(["eval", "hrn", "--scenes", str(tmp_path / "none.jsonl"), "--questions", str(questions),
-                 "--out", str(tmp_path / "o")]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                "hrn",
+                "--scenes",
+                str(tmp_path / "none.jsonl"),
+                "--questions",
+                str(questions),
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "--scenes" in err and "does not exist" in err
-    assert main(["hrn", "make-questions", "--scenes", str(scene_file), "--out", str(questions),
-                 "--per-scene", "0"]) == 2
+    assert (
+        main(
+            [
+                "hrn",
+                "make-questions",
+                "--scenes",
+                str(scene_file),
+                "--out",
+                str(questions),
+                "--per-scene",
+                "0",
+            ]
+        )
+        == 2
+    )
     assert "--per-scene" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["eval", "hrn", "--questions", str(questions), "--inject-levels", "a,b"])

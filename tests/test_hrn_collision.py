@@ -5,10 +5,18 @@ import numpy as np
 import pytest
 import torch
 
-from hnn_fast.networks.hrn.collision_hu import (CHANNELS, CollisionUNet, collision_loss, evaluate, learned_collisions,
-                                       load_model, pair_dataset, pair_features, save_model)
+from hnn_fast.networks.hrn.collision_hu import (
+    CHANNELS,
+    CollisionUNet,
+    collision_loss,
+    evaluate,
+    learned_collisions,
+    load_model,
+    pair_dataset,
+    pair_features,
+    save_model,
+)
 from hnn_fast.networks.hrn.scenes import NUM_FRAMES, generate_scenes
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -42,8 +50,11 @@ def test_pair_dataset_labels():
     assert collide.sum().item() == expected
     assert feats.shape[1:] == (CHANNELS, NUM_FRAMES)
     assert (frame[collide == 0] == 0).all()
-    firsts = sorted(min(c.frame for c in s.collisions if c.objects == pair) / 185
-                    for s in scenes for pair in {c.objects for c in s.collisions})
+    firsts = sorted(
+        min(c.frame for c in s.collisions if c.objects == pair) / 185
+        for s in scenes
+        for pair in {c.objects for c in s.collisions}
+    )
     assert sorted(frame[collide == 1].tolist()) == pytest.approx(firsts)
 
 
@@ -86,13 +97,18 @@ def test_hrn_experiment_runs_on_the_runtime(tmp_path, monkeypatch):
     # generated scenes keep the test fast and independent of the shared file
     path = tmp_path / "scenes.jsonl"
     import json
+
     with open(path, "w") as fh:
         for s in generate_scenes(12, seed=0, first_index=10000):
             fh.write(json.dumps(scenes_module.scene_record(s)) + "\n")
         for s in generate_scenes(4, seed=1, first_index=10800):
             fh.write(json.dumps(scenes_module.scene_record(s)) + "\n")
-    result = train("hrn", overrides=[f"scenes={path}", "epochs=1", "batch_size=64", "width=8"],
-                   out_dir=tmp_path / "run", progress=False)
+    result = train(
+        "hrn",
+        overrides=[f"scenes={path}", "epochs=1", "batch_size=64", "width=8"],
+        out_dir=tmp_path / "run",
+        progress=False,
+    )
     assert result.status == "completed"
     assert {"loss", "acc", "tp", "fp", "fn"} <= set(result.metrics["eval"])
     model = load_model(tmp_path / "run")

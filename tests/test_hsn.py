@@ -13,17 +13,24 @@ import torch
 
 from hnn_fast.data import bin_events
 from hnn_fast.data.aedat import read_aedat4
-from hnn_fast.networks.hsn.data import DavisSynthConfig, generate
 from hnn_fast.networks.hsn import evaluation as E
 from hnn_fast.networks.hsn import model as M
+from hnn_fast.networks.hsn.data import DavisSynthConfig, generate
 
-ONE = DavisSynthConfig(height=48, width=48, duration_ms=120.0, n_objects=(1, 1), shot_noise_rate_hz=0.0,
-                       threshold_mismatch=0.0, speed=8.0)
+ONE = DavisSynthConfig(
+    height=48,
+    width=48,
+    duration_ms=120.0,
+    n_objects=(1, 1),
+    shot_noise_rate_hz=0.0,
+    threshold_mismatch=0.0,
+    speed=8.0,
+)
 
 
 def _union(boxes: np.ndarray, margin: float) -> np.ndarray:
     """Mask [H, W] of the pixels that any of boxes [K, 4] touches, grown by margin."""
-    ys, xs = np.mgrid[0:ONE.height, 0:ONE.width]
+    ys, xs = np.mgrid[0 : ONE.height, 0 : ONE.width]
     mask = np.zeros((ONE.height, ONE.width), dtype=bool)
     for x0, y0, x1, y1 in boxes:
         mask |= (xs + 1 > x0 - margin) & (xs < x1 + margin) & (ys + 1 > y0 - margin) & (ys < y1 + margin)
@@ -45,8 +52,14 @@ def test_generator_boxes_match_rendered_object(seed):
     # And the object fills its box: the changed pixels span each box to within the soft edge.
     ys, xs = np.nonzero(changed)
     span = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=float)
-    union = np.array([min(box[a, 0], box[b, 0]), min(box[a, 1], box[b, 1]),
-                      max(box[a, 2], box[b, 2]), max(box[a, 3], box[b, 3])])
+    union = np.array(
+        [
+            min(box[a, 0], box[b, 0]),
+            min(box[a, 1], box[b, 1]),
+            max(box[a, 2], box[b, 2]),
+            max(box[a, 3], box[b, 3]),
+        ]
+    )
     assert np.abs(span - union).max() <= 1.5
     # Box size is constant (rigid objects) and the box stays on the sensor.
     sizes = box[:, 2:] - box[:, :2]
@@ -61,7 +74,7 @@ def test_generator_events_only_where_edges_move():
     for start in range(0, len(t_us) - 10, 10):
         sel = (seq.events["t"] > t_us[start]) & (seq.events["t"] <= t_us[start + 10])
         ev = seq.events[sel]
-        mask = _union(seq.boxes[start:start + 11, 0], 1.0)
+        mask = _union(seq.boxes[start : start + 11, 0], 1.0)
         assert mask[ev["y"], ev["x"]].all()
     # Events fill the time between APS frames, not only frame times.
     frame_t = t_us[seq.aps_index]
@@ -75,7 +88,11 @@ def test_generator_events_only_where_edges_move():
 def test_generator_streams_and_determinism():
     cfg = replace(ONE, n_objects=(2, 3), shot_noise_rate_hz=1.0)
     a, b, c = generate(cfg, 7), generate(cfg, 7), generate(cfg, 8)
-    assert np.array_equal(a.events, b.events) and np.array_equal(a.aps, b.aps) and np.array_equal(a.boxes, b.boxes)
+    assert (
+        np.array_equal(a.events, b.events)
+        and np.array_equal(a.aps, b.aps)
+        and np.array_equal(a.boxes, b.boxes)
+    )
     assert not np.array_equal(a.boxes, c.boxes)
     assert a.aps.dtype == np.uint8 and a.aps.shape == (len(a.aps_index), 48, 48)
     assert np.array_equal(a.aps_index, np.arange(0, len(a.render_t_us), 40))  # 25 Hz from 1 kHz renders
@@ -86,8 +103,15 @@ def test_generator_streams_and_determinism():
     assert step(fast) > 4 * step(slow)
 
 
-@pytest.mark.parametrize("kwargs, name", [({"frame_hz": 30.0}, "render_hz / frame_hz"), ({"speed": 0.0}, "speed"),
-                                          ({"n_objects": (0, 2)}, "n_objects"), ({"paths": ("zigzag",)}, "paths")])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"frame_hz": 30.0}, "render_hz / frame_hz"),
+        ({"speed": 0.0}, "speed"),
+        ({"n_objects": (0, 2)}, "n_objects"),
+        ({"paths": ("zigzag",)}, "paths"),
+    ],
+)
 def test_generator_config_errors(kwargs, name):
     with pytest.raises(ValueError, match=name):
         DavisSynthConfig(**kwargs)
@@ -154,7 +178,7 @@ def test_xcorr_matches_direct_computation():
     for b in range(2):
         for i in range(5):
             for j in range(6):
-                want[b, i, j] = (padded[b, :, i:i + 3, j:j + 3] * t[b]).sum()
+                want[b, i, j] = (padded[b, :, i : i + 3, j : j + 3] * t[b]).sum()
     torch.testing.assert_close(got, want)
     with pytest.raises(ValueError, match="features"):
         M.xcorr(t, f[:1])
@@ -174,7 +198,9 @@ def test_template_and_locate_geometry():
     torch.testing.assert_close(box, torch.tensor([[cx - 6, cy - 5, cx + 6, cy + 5]]))
     # Equal neighbours pull the estimate half-way between the cells.
     resp[0, 2, 6] = 10.0
-    assert net.locate(resp, torch.tensor([[12.0, 10.0]]))[0, 0].item() == pytest.approx(cx - 6 + s / 2, abs=1e-4)
+    assert net.locate(resp, torch.tensor([[12.0, 10.0]]))[0, 0].item() == pytest.approx(
+        cx - 6 + s / 2, abs=1e-4
+    )
 
 
 def test_iou_and_targets():
@@ -208,13 +234,23 @@ def test_streaming_boxes_frame_rate_ann_holds():
 
 
 def test_tiny_train_and_streaming_evaluation(tmp_path):
-    from hnn_fast.train import train
     from hnn_fast.networks.hsn.experiment import HSNExperiment, HSNTrainConfig, main
+    from hnn_fast.train import train
 
     exp = HSNExperiment()
-    cfg = HSNTrainConfig(max_steps=4, batch_size=4, sensor=32, duration_ms=120.0, train_recordings=2,
-                         eval_recordings=1, eval_speeds="1,8", channels=8, width=8, bench_iters=2,
-                         checkpoint_every=0)
+    cfg = HSNTrainConfig(
+        max_steps=4,
+        batch_size=4,
+        sensor=32,
+        duration_ms=120.0,
+        train_recordings=2,
+        eval_recordings=1,
+        eval_speeds="1,8",
+        channels=8,
+        width=8,
+        bench_iters=2,
+        checkpoint_every=0,
+    )
     result = train(exp, cfg, out_dir=tmp_path / "run", progress=False)
     assert result.status == "completed"
     ev = result.metrics["eval"]
@@ -231,8 +267,8 @@ def test_tiny_train_and_streaming_evaluation(tmp_path):
 
 
 def test_experiment_config_errors():
-    from hnn_fast.train import ConfigError
     from hnn_fast.networks.hsn.experiment import HSNTrainConfig
+    from hnn_fast.train import ConfigError
 
     with pytest.raises(ConfigError, match="eval_speeds"):
         HSNTrainConfig(eval_speeds="1,fast")
@@ -253,15 +289,28 @@ class _FakeDecoder:
         dt = np.dtype([("t", "<u8"), ("x", "<u2"), ("y", "<u2"), (("p", "on"), "?")])
         self.packets = [
             {"stream_id": 0, "events": np.array([(30, 1, 2, True), (10, 3, 4, False)], dtype=dt)},
-            {"stream_id": 1, "frame": {"t": 15, "exposure_begin_t": 12, "exposure_end_t": 20, "format": "L",
-                                       "width": 5, "height": 6, "pixels": np.full((6, 5), 7, np.uint8)}},
+            {
+                "stream_id": 1,
+                "frame": {
+                    "t": 15,
+                    "exposure_begin_t": 12,
+                    "exposure_end_t": 20,
+                    "format": "L",
+                    "width": 5,
+                    "height": 6,
+                    "pixels": np.full((6, 5), 7, np.uint8),
+                },
+            },
             {"stream_id": 0, "events": np.array([(20, 4, 5, True)], dtype=dt)},
             {"stream_id": 2, "imus": np.zeros(3)},
         ]
 
     def id_to_stream(self):
-        return {0: {"type": "events", "width": 5, "height": 6}, 1: {"type": "frame", "width": 5, "height": 6},
-                2: {"type": "imus"}}
+        return {
+            0: {"type": "events", "width": 5, "height": 6},
+            1: {"type": "frame", "width": 5, "height": 6},
+            2: {"type": "imus"},
+        }
 
     def __iter__(self):
         return iter(self.packets)
@@ -309,8 +358,15 @@ def test_aedat4_round_trip_through_the_aedat_package(tmp_path):
         write_aedat4(path, seq.events, 8, 8)
 
 
-@pytest.mark.parametrize("kwargs, name", [({"arch": "vgg"}, "arch"), ({"template_cells": 2}, "template_cells"),
-                                          ({"snn_width": 1}, "snn_width"), ({"lif_decay": 1.5}, "lif_decay")])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"arch": "vgg"}, "arch"),
+        ({"template_cells": 2}, "template_cells"),
+        ({"snn_width": 1}, "snn_width"),
+        ({"lif_decay": 1.5}, "lif_decay"),
+    ],
+)
 def test_model_config_errors(kwargs, name):
     with pytest.raises(ValueError, match=name):
         M.HSNConfig(**kwargs)

@@ -1,4 +1,5 @@
-"""hu_encode (fused sampler + F + Q of a values-to-spikes hybrid unit) against hnn_fast.reference.hu_encode."""
+"""hu_encode (fused sampler + F + Q of a values-to-spikes hybrid unit) against
+hnn_fast.reference.hu_encode."""
 
 import pytest
 import torch
@@ -127,8 +128,14 @@ def test_non_contiguous_and_edge_sizes():
     base = values(6, 8)
     for a in (base.t(), base[::2], base[:, 1:5]):
         for mode in MODES:
-            assert report(f"{mode} strides {a.stride()}", encode(ops.hu_encode, a, 5, mode, "identity"),
-                          encode(reference.hu_encode, a, 5, mode, "identity")) == 0
+            assert (
+                report(
+                    f"{mode} strides {a.stride()}",
+                    encode(ops.hu_encode, a, 5, mode, "identity"),
+                    encode(reference.hu_encode, a, 5, mode, "identity"),
+                )
+                == 0
+            )
     a = values(3).requires_grad_()
     s = ops.hu_encode(a, 1, mode="latency")  # T = 1: every p > 0 fires at step 0
     assert torch.equal(s[0], (a.detach().clamp(0, 1) > 0).float())
@@ -166,19 +173,26 @@ def test_compile_fullgraph():
     assert report("compiled grad", grad, ref_grad) <= 1e-5
 
 
-@pytest.mark.parametrize("call,error,name", [
-    (lambda a: ops.hu_encode(a, -1), ValueError, "T"),
-    (lambda a: ops.hu_encode(a, 2.5), TypeError, "T"),
-    (lambda a: ops.hu_encode(a, 4, mode="burst"), ValueError, "mode"),
-    (lambda a: ops.hu_encode(a, 4, nonlinearity="softplus"), ValueError, "nonlinearity"),
-    (lambda a: ops.hu_encode(a.long(), 4), TypeError, "a"),
-    (lambda a: torch.ops.hnn_fast.hu_encode(a, -1, "rate", "identity", None), ValueError, "T"),
-    (lambda a: torch.ops.hnn_fast.hu_encode(a, 4, "burst", "identity", None), ValueError, "mode"),
-    (lambda a: torch.ops.hnn_fast.hu_encode(a, 4, "rate", "softplus", None), ValueError, "nonlinearity"),
-    (lambda a: torch.ops.hnn_fast.hu_encode(a.int(), 4, "rate", "identity", None), TypeError, "a"),
-    (lambda a: torch.ops.hnn_fast.hu_encode(a, 4, "poisson", "identity", None), ValueError, "uniform"),
-    (lambda a: torch.ops.hnn_fast.hu_encode(a, 4, "poisson", "identity", torch.rand(3, 5)), ValueError, "uniform"),
-])
+@pytest.mark.parametrize(
+    "call,error,name",
+    [
+        (lambda a: ops.hu_encode(a, -1), ValueError, "T"),
+        (lambda a: ops.hu_encode(a, 2.5), TypeError, "T"),
+        (lambda a: ops.hu_encode(a, 4, mode="burst"), ValueError, "mode"),
+        (lambda a: ops.hu_encode(a, 4, nonlinearity="softplus"), ValueError, "nonlinearity"),
+        (lambda a: ops.hu_encode(a.long(), 4), TypeError, "a"),
+        (lambda a: torch.ops.hnn_fast.hu_encode(a, -1, "rate", "identity", None), ValueError, "T"),
+        (lambda a: torch.ops.hnn_fast.hu_encode(a, 4, "burst", "identity", None), ValueError, "mode"),
+        (lambda a: torch.ops.hnn_fast.hu_encode(a, 4, "rate", "softplus", None), ValueError, "nonlinearity"),
+        (lambda a: torch.ops.hnn_fast.hu_encode(a.int(), 4, "rate", "identity", None), TypeError, "a"),
+        (lambda a: torch.ops.hnn_fast.hu_encode(a, 4, "poisson", "identity", None), ValueError, "uniform"),
+        (
+            lambda a: torch.ops.hnn_fast.hu_encode(a, 4, "poisson", "identity", torch.rand(3, 5)),
+            ValueError,
+            "uniform",
+        ),
+    ],
+)
 def test_bad_input(call, error, name):
     with pytest.raises(error, match=name):
         call(torch.rand(5))
@@ -197,8 +211,9 @@ def test_cuda_matches_cpu(dtype, mode):
         for device in ("cpu", "cuda"):
             ai = a.detach().to(device).requires_grad_()
             # a CPU generator draws the same uniforms for both devices
-            s = ops.hu_encode(ai, 12, mode=mode, nonlinearity=nonlinearity,
-                              generator=torch.Generator().manual_seed(1))
+            s = ops.hu_encode(
+                ai, 12, mode=mode, nonlinearity=nonlinearity, generator=torch.Generator().manual_seed(1)
+            )
             s.backward(g.to(device))
             results.append((s.cpu(), ai.grad.cpu()))
         if nonlinearity == "identity":

@@ -74,11 +74,13 @@ def test_gradcheck(name):
     if isinstance(kernel, torch.Tensor):
         w = kernel.requires_grad_()
         assert torch.autograd.gradcheck(
-            lambda x, w: ops.hu_window(x, 4, 3, kernel=w, drop_last=False), (x, w))
+            lambda x, w: ops.hu_window(x, 4, 3, kernel=w, drop_last=False), (x, w)
+        )
         assert torch.autograd.gradcheck(lambda x, w: ops.hu_window(x, 2, 3, kernel=w[..., :2]), (x, w))
     else:
         assert torch.autograd.gradcheck(
-            lambda x: ops.hu_window(x, 4, 1, kernel=kernel, decay=decay, drop_last=False), (x,))
+            lambda x: ops.hu_window(x, 4, 1, kernel=kernel, decay=decay, drop_last=False), (x,)
+        )
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
@@ -154,27 +156,34 @@ def test_compile_fullgraph():
     compare(gw, rw, torch.float32, "compiled grad w")
 
 
-@pytest.mark.parametrize("call,error,name", [
-    (lambda x: ops.hu_window(x, 0), ValueError, "window"),
-    (lambda x: ops.hu_window(x, 2, 0), ValueError, "stride"),
-    (lambda x: ops.hu_window(x, 2, -1), ValueError, "stride"),
-    (lambda x: ops.hu_window(x, 9), ValueError, "window"),
-    (lambda x: ops.hu_window(x, 2, kernel="median"), ValueError, "kernel"),
-    (lambda x: ops.hu_window(x, 2, kernel=torch.rand(3)), ValueError, "weights"),
-    (lambda x: ops.hu_window(x, 2, kernel=torch.rand(2, 2)), ValueError, "weights"),
-    (lambda x: ops.hu_window(x, 2, kernel=torch.ones(2, dtype=torch.int64)), TypeError, "weights"),
-    (lambda x: ops.hu_window(x.long(), 2), TypeError, "x"),
-    (lambda x: ops.hu_window(x, 2.0), TypeError, "window"),
-    (lambda x: ops.hu_window(x, 2, kernel="exp"), ValueError, "decay"),
-    (lambda x: ops.hu_window(x, 2, kernel="exp", decay=1.5), ValueError, "decay"),
-    (lambda x: ops.hu_window(x, 2, decay=0.5), ValueError, "decay"),
-    # the op itself checks too, for callers of torch.ops.hnn_fast directly
-    (lambda x: torch.ops.hnn_fast.hu_window(x, 9, 1, "mean", 0.0, None, True), ValueError, "window"),
-    (lambda x: torch.ops.hnn_fast.hu_window(x, 2, 0, "mean", 0.0, None, True), ValueError, "stride"),
-    (lambda x: torch.ops.hnn_fast.hu_window(x, 2, 1, "median", 0.0, None, True), ValueError, "kernel"),
-    (lambda x: torch.ops.hnn_fast.hu_window(x, 2, 1, "weights", 0.0, torch.rand(5), True), ValueError, "weights"),
-    (lambda x: torch.ops.hnn_fast.hu_window(x.int(), 2, 1, "mean", 0.0, None, True), TypeError, "x"),
-])
+@pytest.mark.parametrize(
+    "call,error,name",
+    [
+        (lambda x: ops.hu_window(x, 0), ValueError, "window"),
+        (lambda x: ops.hu_window(x, 2, 0), ValueError, "stride"),
+        (lambda x: ops.hu_window(x, 2, -1), ValueError, "stride"),
+        (lambda x: ops.hu_window(x, 9), ValueError, "window"),
+        (lambda x: ops.hu_window(x, 2, kernel="median"), ValueError, "kernel"),
+        (lambda x: ops.hu_window(x, 2, kernel=torch.rand(3)), ValueError, "weights"),
+        (lambda x: ops.hu_window(x, 2, kernel=torch.rand(2, 2)), ValueError, "weights"),
+        (lambda x: ops.hu_window(x, 2, kernel=torch.ones(2, dtype=torch.int64)), TypeError, "weights"),
+        (lambda x: ops.hu_window(x.long(), 2), TypeError, "x"),
+        (lambda x: ops.hu_window(x, 2.0), TypeError, "window"),
+        (lambda x: ops.hu_window(x, 2, kernel="exp"), ValueError, "decay"),
+        (lambda x: ops.hu_window(x, 2, kernel="exp", decay=1.5), ValueError, "decay"),
+        (lambda x: ops.hu_window(x, 2, decay=0.5), ValueError, "decay"),
+        # the op itself checks too, for callers of torch.ops.hnn_fast directly
+        (lambda x: torch.ops.hnn_fast.hu_window(x, 9, 1, "mean", 0.0, None, True), ValueError, "window"),
+        (lambda x: torch.ops.hnn_fast.hu_window(x, 2, 0, "mean", 0.0, None, True), ValueError, "stride"),
+        (lambda x: torch.ops.hnn_fast.hu_window(x, 2, 1, "median", 0.0, None, True), ValueError, "kernel"),
+        (
+            lambda x: torch.ops.hnn_fast.hu_window(x, 2, 1, "weights", 0.0, torch.rand(5), True),
+            ValueError,
+            "weights",
+        ),
+        (lambda x: torch.ops.hnn_fast.hu_window(x.int(), 2, 1, "mean", 0.0, None, True), TypeError, "x"),
+    ],
+)
 def test_bad_input(call, error, name):
     with pytest.raises(error, match=name):
         call(torch.rand(8, 3))

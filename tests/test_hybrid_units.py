@@ -5,8 +5,17 @@ import torch
 from torch import nn
 
 from hnn_fast import ops
-from hnn_fast.nn import (A2SHU, LIF, S2AHU, Binarize, Encoder, HybridUnit, LearnableSampler, ModulationHU,
-                         WindowFilter)
+from hnn_fast.nn import (
+    A2SHU,
+    LIF,
+    S2AHU,
+    Binarize,
+    Encoder,
+    HybridUnit,
+    LearnableSampler,
+    ModulationHU,
+    WindowFilter,
+)
 
 
 def test_designable_rate_round_trip_error_falls_with_T():
@@ -25,8 +34,9 @@ def test_designable_rate_round_trip_error_falls_with_T():
 def test_learnable_s2a_decodes_latency_code():
     torch.manual_seed(0)
     T = 8
-    hu = S2AHU(window=T, learn_kernel=True,
-               nonlinearity=nn.Sequential(nn.Linear(1, 16), nn.Tanh(), nn.Linear(16, 1)))
+    hu = S2AHU(
+        window=T, learn_kernel=True, nonlinearity=nn.Sequential(nn.Linear(1, 16), nn.Tanh(), nn.Linear(16, 1))
+    )
     opt = torch.optim.Adam(hu.parameters(), lr=0.02)
 
     def batch(n=128):
@@ -145,15 +155,18 @@ def test_stages_are_modules_and_replaceable():
     assert s2a_a2s(x).shape == (5, 4, 2, 3)
 
 
-@pytest.mark.parametrize("make,error,name", [
-    (lambda: HybridUnit(discretize="rate"), ValueError, "T"),
-    (lambda: HybridUnit(discretize="quantize", T=4), ValueError, "discretize"),
-    (lambda: HybridUnit(nonlinearity="softplus"), ValueError, "nonlinearity"),
-    (lambda: S2AHU(window=0), ValueError, "window"),
-    (lambda: S2AHU(window=3, kernel="median"), ValueError, "kernel"),
-    (lambda: A2SHU(4, "burst"), ValueError, "discretize"),
-    (lambda: Encoder(4, "rate", "softplus"), ValueError, "nonlinearity"),
-])
+@pytest.mark.parametrize(
+    "make,error,name",
+    [
+        (lambda: HybridUnit(discretize="rate"), ValueError, "T"),
+        (lambda: HybridUnit(discretize="quantize", T=4), ValueError, "discretize"),
+        (lambda: HybridUnit(nonlinearity="softplus"), ValueError, "nonlinearity"),
+        (lambda: S2AHU(window=0), ValueError, "window"),
+        (lambda: S2AHU(window=3, kernel="median"), ValueError, "kernel"),
+        (lambda: A2SHU(4, "burst"), ValueError, "discretize"),
+        (lambda: Encoder(4, "rate", "softplus"), ValueError, "nonlinearity"),
+    ],
+)
 def test_bad_configuration(make, error, name):
     with pytest.raises(error, match=name):
         make()

@@ -2,9 +2,9 @@
 
 import pytest
 import torch
+from conftest import CUDA, assert_close
 
 from hnn_fast import ops, reference
-from conftest import CUDA, assert_close
 
 
 def grads(fn, x, v0, decay, seed=0):
@@ -23,8 +23,11 @@ def grads(fn, x, v0, decay, seed=0):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_against_reference(shape, decay_kind, with_v0, dtype):
     x = torch.randn(shape, dtype=dtype)
-    decay = {"float": 0.8, "neuron": torch.rand(shape[1:], dtype=dtype),
-             "channel": torch.rand((shape[1],) + (1,) * (len(shape) - 2), dtype=dtype)}[decay_kind]
+    decay = {
+        "float": 0.8,
+        "neuron": torch.rand(shape[1:], dtype=dtype),
+        "channel": torch.rand((shape[1],) + (1,) * (len(shape) - 2), dtype=dtype),
+    }[decay_kind]
     v0 = torch.randn(shape[1:], dtype=dtype) if with_v0 else None
     out, g = grads(ops.leaky_integrate, x, v0, decay)
     out_ref, g_ref = grads(reference.leaky_integrate, x, v0, decay)
@@ -58,8 +61,13 @@ def test_gradcheck_fp64():
 def test_non_contiguous_and_empty():
     base = torch.randn(10, 4, 6)
     for x in (base[::2], base.transpose(1, 2)):
-        assert_close("v_seq", ops.leaky_integrate(x, decay=0.7), reference.leaky_integrate(x, decay=0.7),
-                     atol=1e-6, rtol=1e-6)
+        assert_close(
+            "v_seq",
+            ops.leaky_integrate(x, decay=0.7),
+            reference.leaky_integrate(x, decay=0.7),
+            atol=1e-6,
+            rtol=1e-6,
+        )
     for shape in [(0, 3), (3, 0)]:
         x = torch.rand(shape, requires_grad=True)
         out = ops.leaky_integrate(x)
@@ -79,10 +87,14 @@ def test_streaming_equals_one_call():
 def test_opcheck():
     x = torch.randn(5, 3, 4, requires_grad=True)
     torch.library.opcheck(torch.ops.hnn_fast.leaky_integrate.default, (x, None, None, 0.5))
-    torch.library.opcheck(torch.ops.hnn_fast.leaky_integrate.default,
-                          (x, torch.randn(3, 4, requires_grad=True), torch.rand(4, requires_grad=True), 0.0))
-    torch.library.opcheck(torch.ops.hnn_fast.leaky_integrate_backward.default,
-                          (torch.randn(5, 3), torch.randn(5, 3), torch.randn(3), torch.rand(3), 0.0, [True, True]))
+    torch.library.opcheck(
+        torch.ops.hnn_fast.leaky_integrate.default,
+        (x, torch.randn(3, 4, requires_grad=True), torch.rand(4, requires_grad=True), 0.0),
+    )
+    torch.library.opcheck(
+        torch.ops.hnn_fast.leaky_integrate_backward.default,
+        (torch.randn(5, 3), torch.randn(5, 3), torch.randn(3), torch.rand(3), 0.0, [True, True]),
+    )
 
 
 def test_torch_compile_fullgraph():

@@ -4,10 +4,10 @@ import itertools
 
 import pytest
 import torch
+from conftest import CUDA, assert_close
 
 import hnn_fast
 from hnn_fast import ops, reference
-from conftest import CUDA, assert_close
 
 SURROGATES = list(reference.SURROGATE_ALPHA)
 # fused dtype -> (tolerance on grads, tolerance on v_last); compared with the fp32 reference
@@ -25,7 +25,9 @@ def make_case(shape, *, decay_kind, threshold_kind, with_v0, dtype=torch.float64
     elif decay_kind == "neuron":
         kwargs["decay"] = torch.rand(neurons, generator=g, dtype=torch.float64)
     elif decay_kind == "channel":  # broadcast over all but the first neuron dim
-        kwargs["decay"] = torch.rand((neurons[0],) + (1,) * (len(neurons) - 1), generator=g, dtype=torch.float64)
+        kwargs["decay"] = torch.rand(
+            (neurons[0],) + (1,) * (len(neurons) - 1), generator=g, dtype=torch.float64
+        )
     if threshold_kind == "float":
         kwargs["threshold"] = 0.8
     elif threshold_kind == "neuron":
@@ -37,8 +39,11 @@ def make_case(shape, *, decay_kind, threshold_kind, with_v0, dtype=torch.float64
     kwargs.update(params)
     if v0 is not None:
         v0 = v0.to(dtype if dtype in (torch.float32, torch.float64) else torch.float32)
-    x, v0, kwargs = x.to(device), None if v0 is None else v0.to(device), {
-        k: v.to(device) if torch.is_tensor(v) else v for k, v in kwargs.items()}
+    x, v0, kwargs = (
+        x.to(device),
+        None if v0 is None else v0.to(device),
+        {k: v.to(device) if torch.is_tensor(v) else v for k, v in kwargs.items()},
+    )
     return x, v0, kwargs
 
 
@@ -83,35 +88,51 @@ def compare(x, v0, kwargs, *, dtype=torch.float32):
 @pytest.mark.parametrize("surrogate", SURROGATES)
 @pytest.mark.parametrize("detach_reset", [False, True])
 def test_every_surrogate_and_reset(reset, surrogate, detach_reset):
-    for decay_kind, threshold_kind, with_v0 in [("float", "float", False), ("neuron", "neuron", True),
-                                                ("channel", "step", True)]:
-        x, v0, kwargs = make_case((9, 4, 6), decay_kind=decay_kind, threshold_kind=threshold_kind,
-                                  with_v0=with_v0, dtype=torch.float64)
+    for decay_kind, threshold_kind, with_v0 in [
+        ("float", "float", False),
+        ("neuron", "neuron", True),
+        ("channel", "step", True),
+    ]:
+        x, v0, kwargs = make_case(
+            (9, 4, 6),
+            decay_kind=decay_kind,
+            threshold_kind=threshold_kind,
+            with_v0=with_v0,
+            dtype=torch.float64,
+        )
         kwargs.update(reset=reset, surrogate=surrogate, detach_reset=detach_reset)
         compare(x, v0, kwargs, dtype=torch.float64)
 
 
 @pytest.mark.parametrize(
     "decay_kind,threshold_kind,with_v0",
-    list(itertools.product(["float", "neuron", "channel"], ["float", "neuron", "step"], [False, True])))
+    list(itertools.product(["float", "neuron", "channel"], ["float", "neuron", "step"], [False, True])),
+)
 def test_parameter_broadcasts_fp32(decay_kind, threshold_kind, with_v0):
-    x, v0, kwargs = make_case((12, 3, 700), decay_kind=decay_kind, threshold_kind=threshold_kind,
-                              with_v0=with_v0, dtype=torch.float32)
+    x, v0, kwargs = make_case(
+        (12, 3, 700),
+        decay_kind=decay_kind,
+        threshold_kind=threshold_kind,
+        with_v0=with_v0,
+        dtype=torch.float32,
+    )
     compare(x, v0, {**kwargs, "reset": "soft", "surrogate": "atan"}, dtype=torch.float32)
     compare(x, v0, {**kwargs, "reset": "hard", "v_reset": -0.2, "surrogate": "triangle"}, dtype=torch.float32)
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 5), (3, 1), (7, 1031), (5, 2, 3, 7), (2, 600, 3)])
 def test_shapes(shape):
-    x, v0, kwargs = make_case(shape, decay_kind="neuron", threshold_kind="neuron", with_v0=True,
-                              dtype=torch.float32)
+    x, v0, kwargs = make_case(
+        shape, decay_kind="neuron", threshold_kind="neuron", with_v0=True, dtype=torch.float32
+    )
     compare(x, v0, kwargs)
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_half_precision_against_fp32_reference(dtype):
-    x, v0, kwargs = make_case((10, 4, 130), decay_kind="neuron", threshold_kind="step", with_v0=True,
-                              dtype=dtype)
+    x, v0, kwargs = make_case(
+        (10, 4, 130), decay_kind="neuron", threshold_kind="step", with_v0=True, dtype=dtype
+    )
     compare(x, v0, {**kwargs, "surrogate": "sigmoid"}, dtype=dtype)
 
 
@@ -122,8 +143,8 @@ def test_rank1_sequence_of_scalars():
 
 def test_non_contiguous_inputs():
     base = torch.rand(16, 6, 10) * 1.5
-    time_strided = base[::2]            # neurons contiguous, time stride 2N: read in place
-    transposed = base.transpose(1, 2)   # neurons not contiguous: copied
+    time_strided = base[::2]  # neurons contiguous, time stride 2N: read in place
+    transposed = base.transpose(1, 2)  # neurons not contiguous: copied
     for x in (time_strided, transposed):
         assert not x.is_contiguous()
         compare(x, None, {"decay": 0.6, "threshold": torch.full(x.shape[1:], 0.9)})
@@ -153,8 +174,9 @@ def test_empty_and_zero_steps():
 
 
 def test_streaming_equals_one_call():
-    x, v0, kwargs = make_case((20, 5, 7), decay_kind="neuron", threshold_kind="step", with_v0=True,
-                              dtype=torch.float32)
+    x, v0, kwargs = make_case(
+        (20, 5, 7), decay_kind="neuron", threshold_kind="step", with_v0=True, dtype=torch.float32
+    )
     th = kwargs.pop("threshold")
     s_all, v_all = ops.lif(x, v0, threshold=th, **kwargs)
     s1, v1 = ops.lif(x[:8], v0, threshold=th[:8], **kwargs)
@@ -211,7 +233,20 @@ def _opcheck_cases():
     v0 = torch.rand(3, 4).requires_grad_()
     return [
         (x.clone().requires_grad_(), None, None, 0.5, None, 1.0, "hard", 0.0, False, "rectangle", 1.0, True),
-        (x.clone().requires_grad_(), v0, per_neuron, 0.0, per_step, 0.0, "soft", 0.0, True, "atan", 2.0, True),
+        (
+            x.clone().requires_grad_(),
+            v0,
+            per_neuron,
+            0.0,
+            per_step,
+            0.0,
+            "soft",
+            0.0,
+            True,
+            "atan",
+            2.0,
+            True,
+        ),
         (x.clone(), None, None, 0.9, None, 0.5, "hard", -0.1, False, "sigmoid", 4.0, False),
     ]
 
@@ -224,8 +259,22 @@ def test_opcheck(case):
 def test_opcheck_backward():
     grad_s = torch.rand(5, 3, 4)
     h = torch.rand(5, 3, 4)
-    args = (grad_s, torch.rand(3, 4), h, torch.rand(3, 4), torch.rand(3, 1), 0.0, torch.rand(5, 3, 4), 0.0,
-            "soft", 0.0, False, "triangle", 1.0, [True, True, True])
+    args = (
+        grad_s,
+        torch.rand(3, 4),
+        h,
+        torch.rand(3, 4),
+        torch.rand(3, 1),
+        0.0,
+        torch.rand(5, 3, 4),
+        0.0,
+        "soft",
+        0.0,
+        False,
+        "triangle",
+        1.0,
+        [True, True, True],
+    )
     torch.library.opcheck(torch.ops.hnn_fast.lif_backward.default, args)
 
 
@@ -235,8 +284,9 @@ def test_torch_compile_fullgraph_forward_and_backward():
         return (s * torch.arange(s.shape[-1], dtype=s.dtype)).sum() + v.square().sum()
 
     compiled = torch.compile(step, fullgraph=True, backend="aot_eager")
-    x, _, kwargs = make_case((6, 4, 9), decay_kind="neuron", threshold_kind="neuron", with_v0=False,
-                             dtype=torch.float32)
+    x, _, kwargs = make_case(
+        (6, 4, 9), decay_kind="neuron", threshold_kind="neuron", with_v0=False, dtype=torch.float32
+    )
     args = [t.detach().clone().requires_grad_() for t in (x, kwargs["decay"], kwargs["threshold"])]
     args_c = [t.detach().clone().requires_grad_() for t in args]
     step(*args).backward()
@@ -259,12 +309,25 @@ def test_torch_compile_inductor():
 @pytest.mark.parametrize("reset", ["hard", "soft"])
 def test_cuda_against_reference(dtype, reset):
     for surrogate in SURROGATES:
-        for decay_kind, threshold_kind, with_v0 in [("float", "float", False), ("neuron", "step", True),
-                                                    ("channel", "neuron", True)]:
-            x, v0, kwargs = make_case((11, 3, 257), decay_kind=decay_kind, threshold_kind=threshold_kind,
-                                      with_v0=with_v0, dtype=dtype, device="cuda")
-            compare(x, v0, {**kwargs, "reset": reset, "surrogate": surrogate, "detach_reset": reset == "soft"},
-                    dtype=dtype)
+        for decay_kind, threshold_kind, with_v0 in [
+            ("float", "float", False),
+            ("neuron", "step", True),
+            ("channel", "neuron", True),
+        ]:
+            x, v0, kwargs = make_case(
+                (11, 3, 257),
+                decay_kind=decay_kind,
+                threshold_kind=threshold_kind,
+                with_v0=with_v0,
+                dtype=dtype,
+                device="cuda",
+            )
+            compare(
+                x,
+                v0,
+                {**kwargs, "reset": reset, "surrogate": surrogate, "detach_reset": reset == "soft"},
+                dtype=dtype,
+            )
 
 
 @CUDA

@@ -14,15 +14,31 @@ import torch
 pytest.importorskip("sklearn")
 
 from hnn_fast import cli
-from hnn_fast.train import (CheckpointError, ConfigError, apply_overrides, get_experiment, load_checkpoint,
-                            load_config_file, save_config, train)
-from hnn_fast.train.config import config_from_dict
 from hnn_fast.networks.snn_digits.experiment import SNNDigits, SNNDigitsConfig
+from hnn_fast.train import (
+    CheckpointError,
+    ConfigError,
+    apply_overrides,
+    get_experiment,
+    load_checkpoint,
+    load_config_file,
+    save_config,
+    train,
+)
+from hnn_fast.train.config import config_from_dict
 
 # Five steps per epoch, so 12 steps cross two epoch boundaries (and two evaluations); bernoulli input
 # draws from the checkpointed generator, so resume equality also covers the RNG state.
-TINY = ["hidden=16", "time_steps=4", "batch_size=256", "max_steps=12", "checkpoint_every=3", "log_every=2",
-        "encoding=bernoulli", "lr=0.01"]
+TINY = [
+    "hidden=16",
+    "time_steps=4",
+    "batch_size=256",
+    "max_steps=12",
+    "checkpoint_every=3",
+    "log_every=2",
+    "encoding=bernoulli",
+    "lr=0.01",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -118,7 +134,7 @@ def test_sigint_stops_at_a_step_boundary_and_resumes(tmp_path, straight):
 def test_bad_checkpoints_raise_an_error_naming_the_path(tmp_path, straight):
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"\x00not a checkpoint at all")
-    with pytest.raises(CheckpointError, match="garbage.pt"):
+    with pytest.raises(CheckpointError, match=r"garbage\.pt"):
         train("snn-digits", resume=garbage, progress=False)
 
     foreign = tmp_path / "foreign.pt"
@@ -134,7 +150,7 @@ def test_bad_checkpoints_raise_an_error_naming_the_path(tmp_path, straight):
     good = run / "checkpoints" / "last.pt"
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
-    with pytest.raises(CheckpointError, match="truncated.pt"):
+    with pytest.raises(CheckpointError, match=r"truncated\.pt"):
         load_checkpoint(truncated)
 
 
@@ -145,16 +161,19 @@ def test_cli_reports_a_corrupt_checkpoint(tmp_path, capsys):
     assert f"cannot read checkpoint {bad}" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("override, message", [
-    ("lrr=0.1", "unknown config key 'lrr'.*did you mean 'lr'"),
-    ("nonsense=1", "unknown config key 'nonsense'"),
-    ("lr=fast", "lr='fast': expected float"),
-    ("lr=-1", "lr=-1.0: must be > 0"),
-    ("epochs=1.5", "epochs='1.5': expected int"),
-    ("optimizer=rmsprop", "optimizer='rmsprop': must be one of"),
-    ("test_fraction=0.9", "test_fraction=0.9: must be <= 0.5"),
-    ("lr", "'lr' is not of the form key=value"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("lrr=0.1", "unknown config key 'lrr'.*did you mean 'lr'"),
+        ("nonsense=1", "unknown config key 'nonsense'"),
+        ("lr=fast", "lr='fast': expected float"),
+        ("lr=-1", "lr=-1.0: must be > 0"),
+        ("epochs=1.5", "epochs='1.5': expected int"),
+        ("optimizer=rmsprop", "optimizer='rmsprop': must be one of"),
+        ("test_fraction=0.9", "test_fraction=0.9: must be <= 0.5"),
+        ("lr", "'lr' is not of the form key=value"),
+    ],
+)
 def test_bad_overrides_name_key_and_value(override, message):
     with pytest.raises(ConfigError, match=message):
         apply_overrides(SNNDigitsConfig(), [override])
@@ -170,7 +189,7 @@ def test_config_files_round_trip_and_are_checked(tmp_path):
     with pytest.raises(ConfigError, match="epochs=True: expected int"):
         config_from_dict(exp.config_class, load_config_file(tmp_path / "bad.json"))
     (tmp_path / "broken.yaml").write_text("epochs: [1,\n")
-    with pytest.raises(ConfigError, match="broken.yaml cannot be parsed"):
+    with pytest.raises(ConfigError, match=r"broken\.yaml cannot be parsed"):
         load_config_file(tmp_path / "broken.yaml")
 
 
@@ -182,7 +201,7 @@ def test_cli_rejects_unknown_keys_and_experiments(tmp_path, capsys):
     assert "unknown config key 'batchsize' in config file" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["train", "no-such-experiment"])
-    with pytest.raises(ConfigError, match="unknown experiment 'nope'; registered: .*snn-digits"):
+    with pytest.raises(ConfigError, match=r"unknown experiment 'nope'; registered: .*snn-digits"):
         get_experiment("nope")
 
 
@@ -201,8 +220,12 @@ def test_bf16_autocast_trains_with_the_fused_ops(tmp_path):
 
 def test_quick_run_from_the_cli_learns_the_digits(tmp_path, capsys):
     out = tmp_path / "run"
-    assert cli.main(["train", "snn-digits", "--quick", "--out", str(out), "--no-progress",
-                     "--config-format", "yaml"]) == 0
+    assert (
+        cli.main(
+            ["train", "snn-digits", "--quick", "--out", str(out), "--no-progress", "--config-format", "yaml"]
+        )
+        == 0
+    )
     assert {p.name for p in out.iterdir()} == {"config.yaml", "metrics.jsonl", "results.json", "checkpoints"}
     results = json.loads((out / "results.json").read_text())
     assert results["status"] == "completed" and results["world_size"] == 1
@@ -214,7 +237,7 @@ def test_quick_run_from_the_cli_learns_the_digits(tmp_path, capsys):
 
 def test_cli_stop_at_then_resume_completes(tmp_path, capsys):
     args = ["train", "snn-digits", "--out", str(tmp_path), "--no-progress"] + [f"--set={kv}" for kv in TINY]
-    assert cli.main(args + ["--stop-at", "4"]) == 0
+    assert cli.main([*args, "--stop-at", "4"]) == 0
     assert "--resume" in capsys.readouterr().out and not (tmp_path / "results.json").exists()
     assert cli.main(["train", "snn-digits", "--quick", "--resume", "--out", str(tmp_path)]) == 2
     assert "--resume takes the config from the checkpoint" in capsys.readouterr().err

@@ -18,8 +18,16 @@ from hnn_fast.train import load_checkpoint, train
 
 # Direct (noise-free) input: with bernoulli input each process would draw its own spikes, and the
 # runs could not be compared sample by sample.
-CONFIG = ["hidden=16", "time_steps=4", "batch_size=128", "max_steps=6", "log_every=1", "encoding=direct",
-          "lr=0.01", "device=cpu"]
+CONFIG = [
+    "hidden=16",
+    "time_steps=4",
+    "batch_size=128",
+    "max_steps=6",
+    "log_every=1",
+    "encoding=direct",
+    "lr=0.01",
+    "device=cpu",
+]
 
 
 def _free_port() -> int:
@@ -30,9 +38,26 @@ def _free_port() -> int:
 
 def _torchrun_train(experiment: str, out, overrides: list[str]) -> subprocess.CompletedProcess:
     """`hnn-fast train` in two gloo processes on the loopback interface."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
-           "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
-           "-m", "hnn_fast.cli", "train", experiment, "--out", str(out), "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes",
+        "1",
+        "--nproc-per-node",
+        "2",
+        "--master-addr",
+        "127.0.0.1",
+        "--master-port",
+        str(_free_port()),
+        "-m",
+        "hnn_fast.cli",
+        "train",
+        experiment,
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     for item in overrides:
         cmd += ["--set", item]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
@@ -67,10 +92,25 @@ def test_two_gloo_processes_match_one_process_on_the_combined_batch(tmp_path):
 def test_hsn_two_phase_training_under_torchrun(tmp_path):
     # Each phase trains one pathway, so every step leaves the other without gradients; DDP must be told.
     out = tmp_path / "hsn"
-    proc = _torchrun_train("hsn", out, ["max_steps=4", "batch_size=4", "sensor=32", "duration_ms=120",
-                                        "train_recordings=2", "eval_recordings=2", "eval_speeds=1", "channels=8",
-                                        "width=8", "bench_iters=1", "checkpoint_every=0", "device=cpu",
-                                        "log_every=1"])
+    proc = _torchrun_train(
+        "hsn",
+        out,
+        [
+            "max_steps=4",
+            "batch_size=4",
+            "sensor=32",
+            "duration_ms=120",
+            "train_recordings=2",
+            "eval_recordings=2",
+            "eval_speeds=1",
+            "channels=8",
+            "width=8",
+            "bench_iters=1",
+            "checkpoint_every=0",
+            "device=cpu",
+            "log_every=1",
+        ],
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     phases = [line["phase"] for line in lines if line["split"] == "train"]

@@ -104,7 +104,8 @@ HNN_HOST_DEVICE acc_t encode_spike(EncodeMode mode, int64_t t, int64_t T, acc_t 
     }
     case EncodeMode::Poisson: return u < p ? acc_t(1) : acc_t(0);
     default:
-      return p > acc_t(0) && static_cast<acc_t>(t) == std::nearbyint(latency_time(p, T)) ? acc_t(1) : acc_t(0);
+      return p > acc_t(0) && static_cast<acc_t>(t) == std::nearbyint(latency_time(p, T)) ? acc_t(1)
+                                                                                         : acc_t(0);
   }
 }
 

@@ -47,8 +47,8 @@ HNN_HOST_DEVICE acc_t lif_membrane(acc_t h, acc_t threshold, acc_t v_reset) {
 // SpikingJelly). A multiplier rather than a bool keeps the CPU loops branch-free, so they vectorise.
 template <Reset R, typename acc_t>
 HNN_HOST_DEVICE void lif_step_backward(acc_t h, acc_t threshold, acc_t surrogate, acc_t v_reset,
-                                       acc_t reset_path, acc_t grad_s, acc_t grad_v,
-                                       acc_t& grad_h, acc_t& grad_threshold) {
+                                       acc_t reset_path, acc_t grad_s, acc_t grad_v, acc_t& grad_h,
+                                       acc_t& grad_threshold) {
   const acc_t s = lif_fire(h, threshold);
   acc_t dv_dh, dv_ds, dv_dthreshold;
   if constexpr (R == Reset::Hard) {

@@ -15,8 +15,8 @@ namespace hnn_fast {
 
 // The neuron's parameters, the same for the forward and the backward.
 struct LifNeuron {
-  const void* v0 = nullptr;         // acc [N] or null (zeros)
-  const void* decay = nullptr;      // acc [N] or null
+  const void* v0 = nullptr;     // acc [N] or null (zeros)
+  const void* decay = nullptr;  // acc [N] or null
   double decay_value = 0.0;
   const void* threshold = nullptr;  // acc [N], acc [T, N] when threshold_per_step, or null
   bool threshold_per_step = false;
@@ -94,8 +94,8 @@ struct HuWindowBackwardParams {
   double decay = 0.0;
   const void* weights = nullptr;
   int64_t channels = 1, inner = 0;
-  void* grad_x = nullptr;          // [T, N], input dtype, or null when not wanted
-  void* grad_weights = nullptr;    // acc [window, N] per-neuron partial sums, or null when not wanted
+  void* grad_x = nullptr;        // [T, N], input dtype, or null when not wanted
+  void* grad_weights = nullptr;  // acc [window, N] per-neuron partial sums, or null when not wanted
 };
 
 // hu_encode: s [T, N] from a [N]; uniform (Poisson only): acc [T, N].

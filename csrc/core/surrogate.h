@@ -25,8 +25,8 @@ HNN_HOST_DEVICE acc_t surrogate_exp(acc_t x) {
   return exp(x);
 #else
   if constexpr (std::is_same_v<acc_t, float>) {
-    x = std::min(std::max(x, -87.0f), 88.0f);  // 2^n stays a normal float
-    const float t = x * 1.44269504088896341f;  // x / ln 2
+    x = std::min(std::max(x, -87.0f), 88.0f);                            // 2^n stays a normal float
+    const float t = x * 1.44269504088896341f;                            // x / ln 2
     const int32_t n = static_cast<int32_t>(t + std::copysign(0.5f, t));  // round half away from zero
     const float fn = static_cast<float>(n);
     const float r = (x - fn * 0.693359375f) - fn * -2.12194440e-4f;  // x - n ln 2, ln 2 in two parts

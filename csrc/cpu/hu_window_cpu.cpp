@@ -107,7 +107,8 @@ void hu_window_backward_kernel(const HuWindowBackwardParams& p) {
           for (int64_t k = 0, t = j; k < p.K && t < p.T; ++k, t += p.stride) {
             const scalar_t* __restrict__ g_k = grad_y + k * p.N + n;
             const scalar_t* __restrict__ x_t = x + t * p.x_stride_t + n;
-            for (int64_t i = 0; i < len; ++i) sum[i] += static_cast<acc_t>(g_k[i]) * static_cast<acc_t>(x_t[i]);
+            for (int64_t i = 0; i < len; ++i)
+              sum[i] += static_cast<acc_t>(g_k[i]) * static_cast<acc_t>(x_t[i]);
           }
           std::copy_n(sum, len, grad_weights + j * p.N + n);
         }

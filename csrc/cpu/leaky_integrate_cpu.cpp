@@ -26,7 +26,8 @@ HNN_CPU_MULTIVERSION void leaky_forward_row(const scalar_t* __restrict__ x, cons
 
 // v_prev: the previous step's output row, or null at t = 0 (then v0 is used).
 template <typename scalar_t, typename acc_t>
-HNN_CPU_MULTIVERSION void leaky_backward_row(const scalar_t* __restrict__ grad_out, const scalar_t* __restrict__ v_prev,
+HNN_CPU_MULTIVERSION void leaky_backward_row(const scalar_t* __restrict__ grad_out,
+                                             const scalar_t* __restrict__ v_prev,
                                              const acc_t* __restrict__ v0, const acc_t* __restrict__ decay,
                                              acc_t* __restrict__ grad_v, acc_t* __restrict__ grad_decay,
                                              scalar_t* __restrict__ grad_x, int64_t nb) {
@@ -69,8 +70,8 @@ void leaky_backward_kernel(const LeakyBackwardParams& p) {
     load_block(decay, p.decay, p.decay_value, n0, nb);
     load_block(v0, p.v0, 0.0, n0, nb);
     for (int64_t t = T - 1; t >= 0; --t) {
-      leaky_backward_row<scalar_t, acc_t>(grad_v_seq + t * N + n0, t > 0 ? v_seq + (t - 1) * N + n0 : nullptr, v0,
-                                          decay, grad_v, grad_decay_acc, grad_x + t * N + n0, nb);
+      leaky_backward_row<scalar_t, acc_t>(grad_v_seq + t * N + n0, t > 0 ? v_seq + (t - 1) * N + n0 : nullptr,
+                                          v0, decay, grad_v, grad_decay_acc, grad_x + t * N + n0, nb);
     }
     std::copy_n(grad_v, nb, grad_v0 + n0);
     if (grad_decay != nullptr) std::copy_n(grad_decay_acc, nb, grad_decay + n0);

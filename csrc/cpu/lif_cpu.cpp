@@ -19,8 +19,9 @@ using cpu::load_block;
 // from vectorising and turns the spike into a mispredicted branch.
 template <typename scalar_t, typename acc_t, Reset R>
 HNN_CPU_MULTIVERSION void lif_forward_row(const scalar_t* __restrict__ x, const acc_t* __restrict__ decay,
-                     const acc_t* __restrict__ threshold, acc_t v_reset, acc_t* __restrict__ v,
-                     scalar_t* __restrict__ spikes, acc_t* __restrict__ h, int64_t nb) {
+                                          const acc_t* __restrict__ threshold, acc_t v_reset,
+                                          acc_t* __restrict__ v, scalar_t* __restrict__ spikes,
+                                          acc_t* __restrict__ h, int64_t nb) {
   for (int64_t j = 0; j < nb; ++j) {
     const acc_t hv = lif_charge(v[j], static_cast<acc_t>(x[j]), decay[j]);
     const acc_t sv = lif_fire(hv, threshold[j]);
@@ -37,7 +38,8 @@ void lif_forward_kernel(const LifForwardParams& p) {
   auto* spikes = static_cast<scalar_t*>(p.spikes);
   auto* v_last = static_cast<scalar_t*>(p.v_last);
   auto* h = static_cast<acc_t*>(p.h);
-  const auto* threshold_steps = p.neuron.threshold_per_step ? static_cast<const acc_t*>(p.neuron.threshold) : nullptr;
+  const auto* threshold_steps =
+      p.neuron.threshold_per_step ? static_cast<const acc_t*>(p.neuron.threshold) : nullptr;
   const acc_t v_reset = static_cast<acc_t>(p.neuron.v_reset);
   const int64_t T = p.T, N = p.N, x_stride_t = p.x_stride_t;
 
@@ -45,11 +47,13 @@ void lif_forward_kernel(const LifForwardParams& p) {
     acc_t v[kBlock], decay[kBlock], threshold[kBlock], h_scratch[kBlock];
     load_block(v, p.neuron.v0, 0.0, n0, nb);
     load_block(decay, p.neuron.decay, p.neuron.decay_value, n0, nb);
-    if (threshold_steps == nullptr) load_block(threshold, p.neuron.threshold, p.neuron.threshold_value, n0, nb);
+    if (threshold_steps == nullptr)
+      load_block(threshold, p.neuron.threshold, p.neuron.threshold_value, n0, nb);
     for (int64_t t = 0; t < T; ++t) {
       lif_forward_row<scalar_t, acc_t, R>(
-          x + t * x_stride_t + n0, decay, threshold_steps != nullptr ? threshold_steps + t * N + n0 : threshold,
-          v_reset, v, spikes + t * N + n0, h != nullptr ? h + t * N + n0 : h_scratch, nb);
+          x + t * x_stride_t + n0, decay,
+          threshold_steps != nullptr ? threshold_steps + t * N + n0 : threshold, v_reset, v,
+          spikes + t * N + n0, h != nullptr ? h + t * N + n0 : h_scratch, nb);
     }
     for (int64_t j = 0; j < nb; ++j) v_last[n0 + j] = static_cast<scalar_t>(v[j]);
   });
@@ -60,11 +64,13 @@ void lif_forward_kernel(const LifForwardParams& p) {
 // accumulations, a third of its work.
 template <typename scalar_t, typename acc_t, Reset R, Surrogate S, bool kParamGrads>
 HNN_CPU_MULTIVERSION void lif_backward_row(const acc_t* __restrict__ h, const acc_t* __restrict__ threshold,
-                      const scalar_t* __restrict__ grad_s, const acc_t* __restrict__ decay,
-                      const acc_t* __restrict__ v_prev, acc_t v_reset, acc_t alpha, acc_t reset_path,
-                      acc_t* __restrict__ grad_v, acc_t* __restrict__ grad_decay,
-                      acc_t* __restrict__ grad_threshold_sum, acc_t* __restrict__ grad_threshold,
-                      scalar_t* __restrict__ grad_x, int64_t nb) {
+                                           const scalar_t* __restrict__ grad_s,
+                                           const acc_t* __restrict__ decay, const acc_t* __restrict__ v_prev,
+                                           acc_t v_reset, acc_t alpha, acc_t reset_path,
+                                           acc_t* __restrict__ grad_v, acc_t* __restrict__ grad_decay,
+                                           acc_t* __restrict__ grad_threshold_sum,
+                                           acc_t* __restrict__ grad_threshold, scalar_t* __restrict__ grad_x,
+                                           int64_t nb) {
   for (int64_t j = 0; j < nb; ++j) {
     const acc_t surrogate = surrogate_grad<S>(h[j] - threshold[j], alpha);
     acc_t gh, gth;
@@ -81,8 +87,8 @@ HNN_CPU_MULTIVERSION void lif_backward_row(const acc_t* __restrict__ h, const ac
 }
 
 template <typename acc_t, Reset R>
-HNN_CPU_MULTIVERSION void membrane_row(const acc_t* __restrict__ h, const acc_t* __restrict__ threshold, acc_t v_reset,
-                  acc_t* __restrict__ v, int64_t nb) {
+HNN_CPU_MULTIVERSION void membrane_row(const acc_t* __restrict__ h, const acc_t* __restrict__ threshold,
+                                       acc_t v_reset, acc_t* __restrict__ v, int64_t nb) {
   for (int64_t j = 0; j < nb; ++j) v[j] = lif_membrane<R>(h[j], threshold[j], v_reset);
 }
 
@@ -95,7 +101,8 @@ void lif_backward_kernel(const LifBackwardParams& p) {
   auto* grad_v0 = static_cast<acc_t*>(p.grad_v0);
   auto* grad_decay = static_cast<acc_t*>(p.grad_decay);
   auto* grad_threshold = static_cast<acc_t*>(p.grad_threshold);
-  const auto* threshold_steps = p.neuron.threshold_per_step ? static_cast<const acc_t*>(p.neuron.threshold) : nullptr;
+  const auto* threshold_steps =
+      p.neuron.threshold_per_step ? static_cast<const acc_t*>(p.neuron.threshold) : nullptr;
   const acc_t v_reset = static_cast<acc_t>(p.neuron.v_reset);
   const acc_t alpha = static_cast<acc_t>(p.alpha);
   const acc_t reset_path = p.detach_reset ? acc_t(0) : acc_t(1);
@@ -107,7 +114,8 @@ void lif_backward_kernel(const LifBackwardParams& p) {
     acc_t grad_decay_acc[kBlock], grad_threshold_acc[kBlock], grad_threshold_scratch[kBlock];
     load_block(grad_v, p.grad_v_last, 0.0, n0, nb);
     load_block(decay, p.neuron.decay, p.neuron.decay_value, n0, nb);
-    if (threshold_steps == nullptr) load_block(threshold, p.neuron.threshold, p.neuron.threshold_value, n0, nb);
+    if (threshold_steps == nullptr)
+      load_block(threshold, p.neuron.threshold, p.neuron.threshold_value, n0, nb);
     std::fill_n(grad_decay_acc, nb, acc_t(0));
     std::fill_n(grad_threshold_acc, nb, acc_t(0));
     std::fill_n(v_prev, nb, acc_t(0));
@@ -128,8 +136,8 @@ void lif_backward_kernel(const LifBackwardParams& p) {
                                                                                : grad_threshold_scratch;
       const auto row = param_grads ? lif_backward_row<scalar_t, acc_t, R, S, true>
                                    : lif_backward_row<scalar_t, acc_t, R, S, false>;
-      row(h + t * N + n0, threshold_at(t), grad_spikes + t * N + n0, decay, v_prev, v_reset, alpha, reset_path,
-          grad_v, grad_decay_acc, grad_threshold_acc, gth_row, grad_x + t * N + n0, nb);
+      row(h + t * N + n0, threshold_at(t), grad_spikes + t * N + n0, decay, v_prev, v_reset, alpha,
+          reset_path, grad_v, grad_decay_acc, grad_threshold_acc, gth_row, grad_x + t * N + n0, nb);
     }
     std::copy_n(grad_v, nb, grad_v0 + n0);
     if (grad_decay != nullptr) std::copy_n(grad_decay_acc, nb, grad_decay + n0);

@@ -17,7 +17,8 @@ __global__ void hu_encode_forward_kernel(const HuEncodeForwardParams p) {
   const auto* a = static_cast<const scalar_t*>(p.a);
   const auto* uniform = static_cast<const acc_t*>(p.uniform);
   auto* spikes = static_cast<scalar_t*>(p.spikes);
-  for (int64_t n = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; n < p.N; n += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t n = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; n < p.N;
+       n += int64_t{gridDim.x} * blockDim.x) {
     const acc_t prob = encode_probability(p.nonlinearity, static_cast<acc_t>(a[n]));
     for (int64_t t = 0; t < p.T; ++t) {
       const acc_t u = uniform != nullptr ? uniform[t * p.N + n] : acc_t(0);
@@ -32,7 +33,8 @@ __global__ void hu_encode_backward_kernel(const HuEncodeBackwardParams p) {
   const auto* a = static_cast<const scalar_t*>(p.a);
   const auto* grad_spikes = static_cast<const scalar_t*>(p.grad_spikes);
   auto* grad_a = static_cast<scalar_t*>(p.grad_a);
-  for (int64_t n = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; n < p.N; n += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t n = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; n < p.N;
+       n += int64_t{gridDim.x} * blockDim.x) {
     const acc_t a_n = static_cast<acc_t>(a[n]);
     const acc_t prob = encode_probability(p.nonlinearity, a_n);
     acc_t sum = 0;
@@ -47,14 +49,16 @@ __global__ void hu_encode_backward_kernel(const HuEncodeBackwardParams p) {
 
 void hu_encode_forward_cuda(const HuEncodeForwardParams& p, c10::ScalarType dtype) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype, "hu_encode_forward_cuda", [&] {
-    hu_encode_forward_kernel<scalar_t><<<cuda::blocks_for(p.N), cuda::kThreads, 0, cuda::current_stream()>>>(p);
+    hu_encode_forward_kernel<scalar_t>
+        <<<cuda::blocks_for(p.N), cuda::kThreads, 0, cuda::current_stream()>>>(p);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   });
 }
 
 void hu_encode_backward_cuda(const HuEncodeBackwardParams& p, c10::ScalarType dtype) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype, "hu_encode_backward_cuda", [&] {
-    hu_encode_backward_kernel<scalar_t><<<cuda::blocks_for(p.N), cuda::kThreads, 0, cuda::current_stream()>>>(p);
+    hu_encode_backward_kernel<scalar_t>
+        <<<cuda::blocks_for(p.N), cuda::kThreads, 0, cuda::current_stream()>>>(p);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   });
 }

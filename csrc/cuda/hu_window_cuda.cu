@@ -24,7 +24,8 @@ __global__ void hu_window_forward_kernel(const HuWindowForwardParams p) {
   using acc_t = at::opmath_type<scalar_t>;
   const auto* x = static_cast<const scalar_t*>(p.x);
   auto* y = static_cast<scalar_t*>(p.y);
-  for (int64_t n = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; n < p.N; n += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t n = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; n < p.N;
+       n += int64_t{gridDim.x} * blockDim.x) {
     for (int64_t k = 0; k < p.K; ++k) {
       acc_t sum = 0;
       for (int64_t j = 0, t = k * p.stride; j < p.window && t < p.T; ++j, ++t) {
@@ -42,7 +43,8 @@ __global__ void hu_window_backward_kernel(const HuWindowBackwardParams p) {
   const auto* x = static_cast<const scalar_t*>(p.x);
   auto* grad_x = static_cast<scalar_t*>(p.grad_x);
   auto* grad_weights = static_cast<acc_t*>(p.grad_weights);
-  for (int64_t n = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; n < p.N; n += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t n = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; n < p.N;
+       n += int64_t{gridDim.x} * blockDim.x) {
     if (grad_x != nullptr) {
       for (int64_t t = 0; t < p.T; ++t) {
         int64_t k_begin, k_end;
@@ -70,14 +72,16 @@ __global__ void hu_window_backward_kernel(const HuWindowBackwardParams p) {
 
 void hu_window_forward_cuda(const HuWindowForwardParams& p, c10::ScalarType dtype) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype, "hu_window_forward_cuda", [&] {
-    hu_window_forward_kernel<scalar_t><<<cuda::blocks_for(p.N), cuda::kThreads, 0, cuda::current_stream()>>>(p);
+    hu_window_forward_kernel<scalar_t>
+        <<<cuda::blocks_for(p.N), cuda::kThreads, 0, cuda::current_stream()>>>(p);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   });
 }
 
 void hu_window_backward_cuda(const HuWindowBackwardParams& p, c10::ScalarType dtype) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype, "hu_window_backward_cuda", [&] {
-    hu_window_backward_kernel<scalar_t><<<cuda::blocks_for(p.N), cuda::kThreads, 0, cuda::current_stream()>>>(p);
+    hu_window_backward_kernel<scalar_t>
+        <<<cuda::blocks_for(p.N), cuda::kThreads, 0, cuda::current_stream()>>>(p);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   });
 }

@@ -17,7 +17,8 @@ __global__ void leaky_forward_kernel(const LeakyForwardParams p) {
   using acc_t = at::opmath_type<scalar_t>;
   const auto* x = static_cast<const scalar_t*>(p.x);
   auto* v_seq = static_cast<scalar_t*>(p.v_seq);
-  for (int64_t n = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; n < p.N; n += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t n = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; n < p.N;
+       n += int64_t{gridDim.x} * blockDim.x) {
     acc_t v = neuron_value<acc_t>(p.v0, 0.0, n);
     const acc_t decay = neuron_value<acc_t>(p.decay, p.decay_value, n);
     for (int64_t t = 0; t < p.T; ++t) {
@@ -33,7 +34,8 @@ __global__ void leaky_backward_kernel(const LeakyBackwardParams p) {
   const auto* grad_v_seq = static_cast<const scalar_t*>(p.grad_v_seq);
   const auto* v_seq = static_cast<const scalar_t*>(p.v_seq);
   auto* grad_x = static_cast<scalar_t*>(p.grad_x);
-  for (int64_t n = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; n < p.N; n += int64_t{gridDim.x} * blockDim.x) {
+  for (int64_t n = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; n < p.N;
+       n += int64_t{gridDim.x} * blockDim.x) {
     const acc_t decay = neuron_value<acc_t>(p.decay, p.decay_value, n);
     const acc_t v0 = neuron_value<acc_t>(p.v0, 0.0, n);
     acc_t grad_v = 0, grad_decay = 0;

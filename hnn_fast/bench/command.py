@@ -16,7 +16,9 @@ def _groups(text: str) -> tuple[str, ...]:
     groups = tuple(g.strip() for g in text.split(",") if g.strip())
     unknown = sorted(set(groups) - set(GROUPS))
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown group(s) {', '.join(unknown)}; choose from {', '.join(GROUPS)}")
+        raise argparse.ArgumentTypeError(
+            f"unknown group(s) {', '.join(unknown)}; choose from {', '.join(GROUPS)}"
+        )
     return groups
 
 
@@ -59,24 +61,47 @@ def _schema(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     bench = subparsers.add_parser(
-        "bench", help="benchmark the fused ops, peers and models",
+        "bench",
+        help="benchmark the fused ops, peers and models",
         description="Times every fused op against its reference loop (eager and torch.compile), peer "
-                    "libraries' LIF neurons and the registered models; prints tables, saves a JSON file.")
+        "libraries' LIF neurons and the registered models; prints tables, saves a JSON file.",
+    )
     preset = bench.add_mutually_exclusive_group()
-    preset.add_argument("--quick", dest="preset", action="store_const", const="quick",
-                        help="the default: the in-cache and a smaller out-of-cache size, compile at in-cache only")
-    preset.add_argument("--full", dest="preset", action="store_const", const="full",
-                        help="every size compiled, more rounds, the largest out-of-cache size")
-    preset.add_argument("--tiny", dest="preset", action="store_const", const="tiny",
-                        help="a seconds-long check that the suite works (no compile); used by the tests")
+    preset.add_argument(
+        "--quick",
+        dest="preset",
+        action="store_const",
+        const="quick",
+        help="the default: the in-cache and a smaller out-of-cache size, compile at in-cache only",
+    )
+    preset.add_argument(
+        "--full",
+        dest="preset",
+        action="store_const",
+        const="full",
+        help="every size compiled, more rounds, the largest out-of-cache size",
+    )
+    preset.add_argument(
+        "--tiny",
+        dest="preset",
+        action="store_const",
+        const="tiny",
+        help="a seconds-long check that the suite works (no compile); used by the tests",
+    )
     bench.set_defaults(preset="quick", run=_run)
-    bench.add_argument("--only", type=_groups, help=f"comma-separated groups: {','.join(GROUPS)} (default: all)")
+    bench.add_argument(
+        "--only", type=_groups, help=f"comma-separated groups: {','.join(GROUPS)} (default: all)"
+    )
     bench.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     bench.add_argument("--dtype", choices=list(DTYPES), default="float32")
     bench.add_argument("--threads", type=int, help="torch threads (default: torch.get_num_threads())")
     bench.add_argument("--json", type=Path, metavar="PATH", help="also write the results to PATH")
-    bench.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS,
-                       help=f"where each run's results file goes (default: {DEFAULT_RESULTS})")
+    bench.add_argument(
+        "--results-dir",
+        type=Path,
+        default=DEFAULT_RESULTS,
+        help=f"where each run's results file goes (default: {DEFAULT_RESULTS})",
+    )
     bench.add_argument("--no-save", action="store_true", help="do not write a results file")
     bench.add_argument("--no-progress", action="store_true", help="no progress line")
 

@@ -7,8 +7,12 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 GROUPS = ("lif", "leaky", "hu", "peers", "models")
-DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16,
-          "float16": torch.float16}
+DTYPES = {
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+}
 
 # Sizes are [T, *shape], time-major. "in-cache" is the size the LIF targets are stated at (8 MiB a
 # tensor); "out-of-cache" is where a memory-bound kernel meets copy bandwidth: the tensors one LIF
@@ -18,17 +22,37 @@ BOTH = ("in-cache", "out-of-cache")
 PRESETS = {
     # A mechanism check for the test suite: the sizes are labels only and nothing is compiled
     # (torch.compile of the reference loop takes seconds even at T=4).
-    "tiny": dict(sizes={"in-cache": (4, 2, 64), "out-of-cache": (4, 4, 64)}, compile_sizes=(),
-                 peer_sizes=BOTH, rounds=2, min_block_s=0.0, copy_megabytes=4, warmup=1),
+    "tiny": dict(
+        sizes={"in-cache": (4, 2, 64), "out-of-cache": (4, 4, 64)},
+        compile_sizes=(),
+        peer_sizes=BOTH,
+        rounds=2,
+        min_block_s=0.0,
+        copy_megabytes=4,
+        warmup=1,
+    ),
     # `make bench`: compiles and times the peers only at the in-cache size, since each torch.compile
     # of the T-step loop costs 10-60 s on two cores (a recompile for a new shape as much again), and
     # a peer's Python loop takes seconds per call at the out-of-cache size.
-    "quick": dict(sizes={"in-cache": (32, 64, 1024), "out-of-cache": (32, 256, 4096)},
-                  compile_sizes=("in-cache",), peer_sizes=("in-cache",), rounds=5, min_block_s=0.05,
-                  variant_budget_s=6.0, copy_megabytes=1024, warmup=2),
-    "full": dict(sizes={"in-cache": (32, 64, 1024), "out-of-cache": (64, 256, 4096)},
-                 compile_sizes=BOTH, peer_sizes=BOTH, rounds=9, min_block_s=0.2, copy_megabytes=1024,
-                 warmup=2),
+    "quick": dict(
+        sizes={"in-cache": (32, 64, 1024), "out-of-cache": (32, 256, 4096)},
+        compile_sizes=("in-cache",),
+        peer_sizes=("in-cache",),
+        rounds=5,
+        min_block_s=0.05,
+        variant_budget_s=6.0,
+        copy_megabytes=1024,
+        warmup=2,
+    ),
+    "full": dict(
+        sizes={"in-cache": (32, 64, 1024), "out-of-cache": (64, 256, 4096)},
+        compile_sizes=BOTH,
+        peer_sizes=BOTH,
+        rounds=9,
+        min_block_s=0.2,
+        copy_megabytes=1024,
+        warmup=2,
+    ),
 }
 
 
@@ -51,7 +75,7 @@ class Config:
     seed: int = 0
 
     @classmethod
-    def from_preset(cls, preset: str, **overrides) -> "Config":
+    def from_preset(cls, preset: str, **overrides) -> Config:
         if preset not in PRESETS:
             raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
         unknown = set(overrides.get("only", ())) - set(GROUPS)

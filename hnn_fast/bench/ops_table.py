@@ -4,8 +4,8 @@ bytes it must move at least (what its fraction of copy bandwidth is computed fro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import Tensor
@@ -22,7 +22,9 @@ class Target:
 
     mode: str
     size: str
-    metric: str  # a key of the op's result: speedup_vs_reference, speedup_vs_compiled, copy_bandwidth_fraction
+    metric: (
+        str  # a key of the op's result: speedup_vs_reference, speedup_vs_compiled, copy_bandwidth_fraction
+    )
     at_least: float
 
 
@@ -115,8 +117,13 @@ def _hu_encode_bytes(size, dtype, mode):
 
 
 LIF = OpBench(
-    name="lif", group="lif", fused=ops.lif, reference=reference.lif, make_inputs=_lif_inputs,
-    bytes_moved=_lif_bytes, primary_output=lambda out: out[0],
+    name="lif",
+    group="lif",
+    fused=ops.lif,
+    reference=reference.lif,
+    make_inputs=_lif_inputs,
+    bytes_moved=_lif_bytes,
+    primary_output=lambda out: out[0],
     targets=(
         Target(FORWARD_BACKWARD, "in-cache", "speedup_vs_reference", 15.0),
         Target(FORWARD_BACKWARD, "in-cache", "speedup_vs_compiled", 5.0),
@@ -127,15 +134,27 @@ LIF = OpBench(
 OPS: list[OpBench] = [
     LIF,
     OpBench(
-        name="leaky_integrate", group="leaky", fused=ops.leaky_integrate,
-        reference=reference.leaky_integrate, make_inputs=_sequence_input, bytes_moved=_leaky_bytes,
+        name="leaky_integrate",
+        group="leaky",
+        fused=ops.leaky_integrate,
+        reference=reference.leaky_integrate,
+        make_inputs=_sequence_input,
+        bytes_moved=_leaky_bytes,
     ),
     OpBench(
-        name="hu_window", group="hu", fused=ops.hu_window, reference=reference.hu_window,
-        make_inputs=_spike_input, bytes_moved=_hu_window_bytes,
+        name="hu_window",
+        group="hu",
+        fused=ops.hu_window,
+        reference=reference.hu_window,
+        make_inputs=_spike_input,
+        bytes_moved=_hu_window_bytes,
     ),
     OpBench(
-        name="hu_encode", group="hu", fused=ops.hu_encode, reference=reference.hu_encode,
-        make_inputs=_encode_input, bytes_moved=_hu_encode_bytes,
+        name="hu_encode",
+        group="hu",
+        fused=ops.hu_encode,
+        reference=reference.hu_encode,
+        make_inputs=_encode_input,
+        bytes_moved=_hu_encode_bytes,
     ),
 ]

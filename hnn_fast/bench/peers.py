@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import Tensor
@@ -71,8 +71,11 @@ def _spikingjelly_backends(device):
     if device.type != "cuda":
         return ["torch"]
     if _spikingjelly_has_backend_argument():
-        return [b for b in ("torch", "cupy", "triton")
-                if b in _spikingjelly_lif_node()(step_mode="m").supported_backends]
+        return [
+            b
+            for b in ("torch", "cupy", "triton")
+            if b in _spikingjelly_lif_node()(step_mode="m").supported_backends
+        ]
     return ["torch", "triton", "cuda"]
 
 
@@ -95,8 +98,14 @@ def _spikingjelly_select_cuda_implementation(name: str, device: torch.device) ->
 
 
 def _spikingjelly_build(backend, device, decay, threshold):
-    options = dict(tau=1.0 / (1.0 - decay), decay_input=False, v_threshold=threshold, v_reset=0.0,
-                   detach_reset=False, step_mode="m")
+    options = dict(
+        tau=1.0 / (1.0 - decay),
+        decay_input=False,
+        v_threshold=threshold,
+        v_reset=0.0,
+        detach_reset=False,
+        step_mode="m",
+    )
     if _spikingjelly_has_backend_argument():
         options["backend"] = backend
     select = device.type == "cuda" and "backend" not in options
@@ -124,36 +133,52 @@ def _norse_build(backend, device, decay, threshold):
 
     as_tensor = torch.as_tensor
     parameters = norse.LIFParameters(
-        tau_syn_inv=as_tensor(1.0 / _NORSE_DT), tau_mem_inv=as_tensor((1.0 - decay) / _NORSE_DT),
-        v_leak=as_tensor(0.0), v_th=as_tensor(threshold), v_reset=as_tensor(0.0))
+        tau_syn_inv=as_tensor(1.0 / _NORSE_DT),
+        tau_mem_inv=as_tensor((1.0 - decay) / _NORSE_DT),
+        v_leak=as_tensor(0.0),
+        v_th=as_tensor(threshold),
+        v_reset=as_tensor(0.0),
+    )
     neuron = norse.LIF(p=parameters, dt=_NORSE_DT).to(device)
     return lambda x: neuron(x)[0]
 
 
 PEERS: list[Peer] = [
     Peer(
-        name="snnTorch Leaky", distribution="snntorch", match="exact",
+        name="snnTorch Leaky",
+        distribution="snntorch",
+        match="exact",
         mapping=lambda decay, threshold: (
             f"Leaky(beta={decay}, threshold={threshold}, reset_mechanism='zero'), stepped over T; "
             "its reset at step t comes from the spike of step t-1 (reset_delay), which is our "
             "v_{t-1} = h_{t-1} (1 - s_{t-1}); it fires on mem > threshold where we fire on >=, and "
-            "its reset carries no gradient (our detach_reset=True)"),
-        backends=lambda device: ["torch"], build=_snntorch_build,
+            "its reset carries no gradient (our detach_reset=True)"
+        ),
+        backends=lambda device: ["torch"],
+        build=_snntorch_build,
     ),
     Peer(
-        name="SpikingJelly LIFNode", distribution="spikingjelly", match="exact",
+        name="SpikingJelly LIFNode",
+        distribution="spikingjelly",
+        match="exact",
         mapping=lambda decay, threshold: (
             f"LIFNode(tau={1.0 / (1.0 - decay):g} = 1/(1-decay), decay_input=False, "
-            f"v_threshold={threshold}, v_reset=0.0, detach_reset=False, step_mode='m')"),
-        backends=_spikingjelly_backends, build=_spikingjelly_build,
+            f"v_threshold={threshold}, v_reset=0.0, detach_reset=False, step_mode='m')"
+        ),
+        backends=_spikingjelly_backends,
+        build=_spikingjelly_build,
     ),
     Peer(
-        name="Norse LIF", distribution="norse", match="rescaled",
+        name="Norse LIF",
+        distribution="norse",
+        match="rescaled",
         mapping=lambda decay, threshold: (
             f"LIF(LIFParameters(tau_syn_inv=1/dt, tau_mem_inv={1.0 - decay:g}/dt, v_leak=0, "
             f"v_th={threshold}, v_reset=0), dt={_NORSE_DT:g}) fed x / (1 - decay): equal to ours "
-            "up to rounding; it fires on v > v_th where we fire on >="),
-        backends=lambda device: ["torch"], build=_norse_build,
+            "up to rounding; it fires on v > v_th where we fire on >="
+        ),
+        backends=lambda device: ["torch"],
+        build=_norse_build,
         to_peer_input=lambda x, decay: x / (1.0 - decay),
     ),
 ]

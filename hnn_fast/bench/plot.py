@@ -34,10 +34,17 @@ def plot(runs: list[dict], out: Path) -> Path:
     for key, (indices, speedups, fractions) in sorted(series.items()):
         ax_speed.plot(indices, speedups, marker="o", label=key)
         ax_bw.plot(indices, [100 * f for f in fractions], marker="o", label=key)
-    labels = [f"{datetime.fromisoformat(r['created']):%Y-%m-%d %H:%M}\n{r['config']['preset']}" for r in history]
-    ax_speed.set(title=f"History on {device}: fused speedup over the reference eager loop",
-                 ylabel="speedup (x)", yscale="log")
-    ax_bw.set(title="Fused op bandwidth as a fraction of measured copy bandwidth", ylabel="% of copy bandwidth")
+    labels = [
+        f"{datetime.fromisoformat(r['created']):%Y-%m-%d %H:%M}\n{r['config']['preset']}" for r in history
+    ]
+    ax_speed.set(
+        title=f"History on {device}: fused speedup over the reference eager loop",
+        ylabel="speedup (x)",
+        yscale="log",
+    )
+    ax_bw.set(
+        title="Fused op bandwidth as a fraction of measured copy bandwidth", ylabel="% of copy bandwidth"
+    )
     for ax in (ax_speed, ax_bw):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7, ncol=2)
@@ -64,8 +71,12 @@ def plot(runs: list[dict], out: Path) -> Path:
     ax_latest.set_yticks(range(len(values)), labels, fontsize=7)
     ax_latest.invert_yaxis()
     ax_latest.axvline(1.0, color="black", linewidth=0.8)
-    ax_latest.set(title=f"Latest run ({latest['created']}, {latest['config']['preset']}): how many times faster "
-                        "fused is", xscale="log", xlabel="ratio (x)")
+    ax_latest.set(
+        title=f"Latest run ({latest['created']}, {latest['config']['preset']}): how many times faster "
+        "fused is",
+        xscale="log",
+        xlabel="ratio (x)",
+    )
     ax_latest.grid(True, axis="x", which="both", alpha=0.3)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -33,47 +33,111 @@ def render(results: dict) -> str:
     out = [
         f"hnn_fast bench ({c['preset']}) on {c['device']} {m['gpu'] or m['cpu_model']}, {c['dtype']}, "
         f"{c['threads']} threads, torch {m['torch_version']}, commit {(m['git_commit'] or '?')[:10]}"
-        f"{' (dirty)' if m['git_dirty'] else ''}, load {m['load_average'] and round(m['load_average'][0], 2)}",
+        f"{' (dirty)' if m['git_dirty'] else ''}, "
+        f"load {m['load_average'] and round(m['load_average'][0], 2)}",
         f"copy bandwidth: {copy['bytes_per_s'] / 1e9:.2f} GB/s "
         f"(dst.copy_(src), {copy['buffer_bytes'] >> 20} MiB, {_ms(copy['time'])} ms)",
     ]
     if results.get("ops"):
-        rows = [[r["op"], r["mode"], r["size"], "x".join(map(str, r["shape"])), _ms(r["times"]["fused"]),
-                 _ms(r["times"]["reference"]), _ms(r["times"].get("compiled")),
-                 _x(r["speedup_vs_reference"]), _x(r["speedup_vs_compiled"]),
-                 f"{r['bytes_per_s'] / 1e9:.2f}", _pct(r["copy_bandwidth_fraction"])]
-                for r in results["ops"]]
-        out += ["", "Ops: fused vs reference eager loop vs torch.compile of it (ms)",
-                _table(["op", "mode", "size", "shape", "fused", "eager", "compiled", "vs eager",
-                        "vs compiled", "GB/s", "of copy bw"], rows)]
+        rows = [
+            [
+                r["op"],
+                r["mode"],
+                r["size"],
+                "x".join(map(str, r["shape"])),
+                _ms(r["times"]["fused"]),
+                _ms(r["times"]["reference"]),
+                _ms(r["times"].get("compiled")),
+                _x(r["speedup_vs_reference"]),
+                _x(r["speedup_vs_compiled"]),
+                f"{r['bytes_per_s'] / 1e9:.2f}",
+                _pct(r["copy_bandwidth_fraction"]),
+            ]
+            for r in results["ops"]
+        ]
+        out += [
+            "",
+            "Ops: fused vs reference eager loop vs torch.compile of it (ms)",
+            _table(
+                [
+                    "op",
+                    "mode",
+                    "size",
+                    "shape",
+                    "fused",
+                    "eager",
+                    "compiled",
+                    "vs eager",
+                    "vs compiled",
+                    "GB/s",
+                    "of copy bw",
+                ],
+                rows,
+            ),
+        ]
     if results.get("targets"):
-        rows = [[t["op"], t["mode"], t["size"], t["metric"], f"{t['at_least']:g}",
-                 "-" if t["value"] is None else f"{t['value']:.3g}",
-                 {True: "met", False: "NOT MET", None: "not measured"}[t["met"]]] for t in results["targets"]]
+        rows = [
+            [
+                t["op"],
+                t["mode"],
+                t["size"],
+                t["metric"],
+                f"{t['at_least']:g}",
+                "-" if t["value"] is None else f"{t['value']:.3g}",
+                {True: "met", False: "NOT MET", None: "not measured"}[t["met"]],
+            ]
+            for t in results["targets"]
+        ]
         out += ["", "Targets", _table(["op", "mode", "size", "metric", "at least", "value", ""], rows)]
     peers = results.get("peers")
     if peers and peers["agreement"]:
-        rows = [[a["peer"], a["backend"], a["version"], a["match"],
-                 f"{a['agreement']['spikes_both']}/{a['agreement']['spikes_ours']}",
-                 f"{100 * a['agreement']['spike_agreement']:.3f}%"]
-                for a in peers["agreement"]]
-        out += ["", f"Peers: spike agreement with hnn_fast.ops.lif (decay={peers['decay']}, threshold="
-                    f"{peers['threshold']}, hard reset to 0)",
-                _table(["peer", "backend", "version", "dynamics", "both/ours", "agree"], rows),
-                *[f"  {a['peer']}: {a['mapping']}" for a in peers["agreement"]]]
+        rows = [
+            [
+                a["peer"],
+                a["backend"],
+                a["version"],
+                a["match"],
+                f"{a['agreement']['spikes_both']}/{a['agreement']['spikes_ours']}",
+                f"{100 * a['agreement']['spike_agreement']:.3f}%",
+            ]
+            for a in peers["agreement"]
+        ]
+        out += [
+            "",
+            f"Peers: spike agreement with hnn_fast.ops.lif (decay={peers['decay']}, threshold="
+            f"{peers['threshold']}, hard reset to 0)",
+            _table(["peer", "backend", "version", "dynamics", "both/ours", "agree"], rows),
+            *[f"  {a['peer']}: {a['mapping']}" for a in peers["agreement"]],
+        ]
     if peers and peers["timings"]:
         rows = []
         for t in peers["timings"]:
             for label, stats in t["times"].items():
-                rows.append([t["mode"], t["size"], "x".join(map(str, t["shape"])), label, _ms(stats),
-                             _x(t["fused_speedup"].get(label)) if label in t["fused_speedup"] else ""])
-        out += ["", "Peers: LIF times (ms) and how much faster hnn_fast fused is",
-                _table(["mode", "size", "shape", "implementation", "time", "fused faster by"], rows)]
+                rows.append(
+                    [
+                        t["mode"],
+                        t["size"],
+                        "x".join(map(str, t["shape"])),
+                        label,
+                        _ms(stats),
+                        _x(t["fused_speedup"].get(label)) if label in t["fused_speedup"] else "",
+                    ]
+                )
+        out += [
+            "",
+            "Peers: LIF times (ms) and how much faster hnn_fast fused is",
+            _table(["mode", "size", "shape", "implementation", "time", "fused faster by"], rows),
+        ]
     if results.get("models"):
-        rows = [[r["model"], r["mode"], _ms(r["times"]["fused"]), _ms(r["times"]["reference"]),
-                 _x(r["speedup"])] for r in results["models"]]
-        out += ["", "Models: one step on fused vs reference ops (ms)",
-                _table(["model", "step", "fused", "reference", "speedup"], rows)]
+        rows = [
+            [r["model"], r["mode"], _ms(r["times"]["fused"]), _ms(r["times"]["reference"]), _x(r["speedup"])]
+            for r in results["models"]
+        ]
+        out += [
+            "",
+            "Models: one step on fused vs reference ops (ms)",
+            _table(["model", "step", "fused", "reference", "speedup"], rows),
+        ]
     if results.get("skipped"):
         out += ["", "Skipped", *[f"  {s['what']}: {s['why']}" for s in results["skipped"]]]
     out += ["", f"wall time {results['wall_s']:.0f} s"]

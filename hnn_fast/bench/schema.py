@@ -13,8 +13,12 @@ _SIZE = {"enum": ["in-cache", "out-of-cache"]}
 
 
 def _object(required: dict, optional: dict | None = None, closed: bool = True) -> dict:
-    return {"type": "object", "required": sorted(required), "properties": {**required, **(optional or {})},
-            "additionalProperties": not closed}
+    return {
+        "type": "object",
+        "required": sorted(required),
+        "properties": {**required, **(optional or {})},
+        "additionalProperties": not closed,
+    }
 
 
 _TIMES = {"type": "object", "additionalProperties": {"$ref": "#/$defs/stats"}}
@@ -23,82 +27,172 @@ SCHEMA: dict = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "hnn_fast benchmark results",
     "$defs": {
-        "stats": _object({
-            "median_s": {"type": "number", "exclusiveMinimum": 0}, "iqr_s": _NUMBER, "min_s": _NUMBER,
-            "max_s": _NUMBER, "rounds": {"type": "integer", "minimum": 1},
-            "calls_per_round": {"type": "integer", "minimum": 1},
-        }),
+        "stats": _object(
+            {
+                "median_s": {"type": "number", "exclusiveMinimum": 0},
+                "iqr_s": _NUMBER,
+                "min_s": _NUMBER,
+                "max_s": _NUMBER,
+                "rounds": {"type": "integer", "minimum": 1},
+                "calls_per_round": {"type": "integer", "minimum": 1},
+            }
+        ),
     },
-    **_object({
-        "schema_version": {"const": 1},
-        "created": _STRING,
-        "wall_s": _NUMBER,
-        "machine": _object({
-            "cpu_model": _STRING, "cpu_count": {"type": ["integer", "null"]},
-            "cpu_affinity": {"type": ["integer", "null"]}, "gpu": _OPT_STRING,
-            "gpu_count": {"type": "integer"}, "platform": _STRING, "python_version": _STRING,
-            "torch_version": _STRING, "torch_cuda_version": _OPT_STRING, "hnn_fast_version": _STRING,
-            "hnn_fast_build": {"type": "object"}, "git_commit": _OPT_STRING,
-            "git_dirty": {"type": ["boolean", "null"]},
-            "load_average": {"type": ["array", "null"], "items": _NUMBER},
-            "load_average_end": {"type": ["array", "null"], "items": _NUMBER},
-        }),
-        "config": _object({
-            "preset": {"enum": ["tiny", "quick", "full"]}, "device": _STRING, "dtype": _STRING,
-            "threads": {"type": "integer", "minimum": 1},
-            "only": {"type": "array", "items": {"enum": ["lif", "leaky", "hu", "peers", "models"]}},
-            "sizes": {"type": "object", "additionalProperties": _SHAPE},
-            "compile_sizes": {"type": "array", "items": _SIZE},
-            "peer_sizes": {"type": "array", "items": _SIZE},
-            "rounds": {"type": "integer", "minimum": 1}, "min_block_s": _NUMBER,
-            "variant_budget_s": _OPT_NUMBER,
-            "copy_megabytes": {"type": "integer", "minimum": 1}, "warmup": {"type": "integer"},
-            "seed": {"type": "integer"},
-        }),
-        "copy_bandwidth": _object({
-            "buffer_bytes": {"type": "integer"}, "bytes_moved": {"type": "integer"},
-            "time": {"$ref": "#/$defs/stats"}, "bytes_per_s": _NUMBER,
-        }),
-        "ops": {"type": "array", "items": _object({
-            "op": _STRING, "group": _STRING, "mode": _MODE, "size": _SIZE, "shape": _SHAPE,
-            "bytes_moved": {"type": "integer"}, "times": {**_TIMES, "required": ["fused", "reference"]},
-            "compile_s": _OPT_NUMBER, "speedup_vs_reference": _NUMBER, "speedup_vs_compiled": _OPT_NUMBER,
-            "bytes_per_s": _NUMBER, "copy_bandwidth_fraction": _NUMBER, "max_abs_error": _OPT_NUMBER,
-        })},
-        "targets": {"type": "array", "items": _object({
-            "op": _STRING, "mode": _MODE, "size": _SIZE, "shape": _SHAPE, "metric": _STRING,
-            "value": _OPT_NUMBER, "at_least": _NUMBER, "met": {"type": ["boolean", "null"]},
-        })},
-        "skipped": {"type": "array", "items": _object({"what": _STRING, "why": _STRING})},
-    }, optional={
-        "peers": _object({
-            "decay": _NUMBER, "threshold": _NUMBER,
-            "agreement": {"type": "array", "items": _object({
-                "peer": _STRING, "backend": _STRING, "version": _STRING,
-                "match": {"enum": ["exact", "rescaled"]}, "mapping": _STRING, "shape": _SHAPE,
-                "agreement": _object({
-                    "spikes_ours": {"type": "integer"}, "spikes_peer": {"type": "integer"},
-                    "spikes_both": {"type": "integer"},
-                    "spike_agreement": {"type": "number", "minimum": 0, "maximum": 1},
-                    "elementwise_agreement": {"type": "number", "minimum": 0, "maximum": 1},
-                }),
-            })},
-            "timings": {"type": "array", "items": _object({
-                "size": _SIZE, "shape": _SHAPE, "mode": _MODE,
-                "times": {**_TIMES, "required": ["hnn_fast fused"]},
-                "fused_speedup": {"type": "object", "additionalProperties": _NUMBER},
-            })},
-        }),
-        "models": {"type": "array", "items": _object({
-            "model": _STRING, "mode": {"enum": ["train", "inference"]},
-            "times": {**_TIMES, "required": ["fused", "reference"]}, "speedup": _NUMBER,
-        })},
-    }),
+    **_object(
+        {
+            "schema_version": {"const": 1},
+            "created": _STRING,
+            "wall_s": _NUMBER,
+            "machine": _object(
+                {
+                    "cpu_model": _STRING,
+                    "cpu_count": {"type": ["integer", "null"]},
+                    "cpu_affinity": {"type": ["integer", "null"]},
+                    "gpu": _OPT_STRING,
+                    "gpu_count": {"type": "integer"},
+                    "platform": _STRING,
+                    "python_version": _STRING,
+                    "torch_version": _STRING,
+                    "torch_cuda_version": _OPT_STRING,
+                    "hnn_fast_version": _STRING,
+                    "hnn_fast_build": {"type": "object"},
+                    "git_commit": _OPT_STRING,
+                    "git_dirty": {"type": ["boolean", "null"]},
+                    "load_average": {"type": ["array", "null"], "items": _NUMBER},
+                    "load_average_end": {"type": ["array", "null"], "items": _NUMBER},
+                }
+            ),
+            "config": _object(
+                {
+                    "preset": {"enum": ["tiny", "quick", "full"]},
+                    "device": _STRING,
+                    "dtype": _STRING,
+                    "threads": {"type": "integer", "minimum": 1},
+                    "only": {"type": "array", "items": {"enum": ["lif", "leaky", "hu", "peers", "models"]}},
+                    "sizes": {"type": "object", "additionalProperties": _SHAPE},
+                    "compile_sizes": {"type": "array", "items": _SIZE},
+                    "peer_sizes": {"type": "array", "items": _SIZE},
+                    "rounds": {"type": "integer", "minimum": 1},
+                    "min_block_s": _NUMBER,
+                    "variant_budget_s": _OPT_NUMBER,
+                    "copy_megabytes": {"type": "integer", "minimum": 1},
+                    "warmup": {"type": "integer"},
+                    "seed": {"type": "integer"},
+                }
+            ),
+            "copy_bandwidth": _object(
+                {
+                    "buffer_bytes": {"type": "integer"},
+                    "bytes_moved": {"type": "integer"},
+                    "time": {"$ref": "#/$defs/stats"},
+                    "bytes_per_s": _NUMBER,
+                }
+            ),
+            "ops": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "op": _STRING,
+                        "group": _STRING,
+                        "mode": _MODE,
+                        "size": _SIZE,
+                        "shape": _SHAPE,
+                        "bytes_moved": {"type": "integer"},
+                        "times": {**_TIMES, "required": ["fused", "reference"]},
+                        "compile_s": _OPT_NUMBER,
+                        "speedup_vs_reference": _NUMBER,
+                        "speedup_vs_compiled": _OPT_NUMBER,
+                        "bytes_per_s": _NUMBER,
+                        "copy_bandwidth_fraction": _NUMBER,
+                        "max_abs_error": _OPT_NUMBER,
+                    }
+                ),
+            },
+            "targets": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "op": _STRING,
+                        "mode": _MODE,
+                        "size": _SIZE,
+                        "shape": _SHAPE,
+                        "metric": _STRING,
+                        "value": _OPT_NUMBER,
+                        "at_least": _NUMBER,
+                        "met": {"type": ["boolean", "null"]},
+                    }
+                ),
+            },
+            "skipped": {"type": "array", "items": _object({"what": _STRING, "why": _STRING})},
+        },
+        optional={
+            "peers": _object(
+                {
+                    "decay": _NUMBER,
+                    "threshold": _NUMBER,
+                    "agreement": {
+                        "type": "array",
+                        "items": _object(
+                            {
+                                "peer": _STRING,
+                                "backend": _STRING,
+                                "version": _STRING,
+                                "match": {"enum": ["exact", "rescaled"]},
+                                "mapping": _STRING,
+                                "shape": _SHAPE,
+                                "agreement": _object(
+                                    {
+                                        "spikes_ours": {"type": "integer"},
+                                        "spikes_peer": {"type": "integer"},
+                                        "spikes_both": {"type": "integer"},
+                                        "spike_agreement": {"type": "number", "minimum": 0, "maximum": 1},
+                                        "elementwise_agreement": {
+                                            "type": "number",
+                                            "minimum": 0,
+                                            "maximum": 1,
+                                        },
+                                    }
+                                ),
+                            }
+                        ),
+                    },
+                    "timings": {
+                        "type": "array",
+                        "items": _object(
+                            {
+                                "size": _SIZE,
+                                "shape": _SHAPE,
+                                "mode": _MODE,
+                                "times": {**_TIMES, "required": ["hnn_fast fused"]},
+                                "fused_speedup": {"type": "object", "additionalProperties": _NUMBER},
+                            }
+                        ),
+                    },
+                }
+            ),
+            "models": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "model": _STRING,
+                        "mode": {"enum": ["train", "inference"]},
+                        "times": {**_TIMES, "required": ["fused", "reference"]},
+                        "speedup": _NUMBER,
+                    }
+                ),
+            },
+        },
+    ),
 }
 
 _TYPES = {
-    "object": dict, "array": list, "string": str, "boolean": bool, "null": type(None),
-    "integer": int, "number": (int, float),
+    "object": dict,
+    "array": list,
+    "string": str,
+    "boolean": bool,
+    "null": type(None),
+    "integer": int,
+    "number": (int, float),
 }
 
 

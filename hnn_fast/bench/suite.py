@@ -7,8 +7,8 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Callable
 
 import torch
 
@@ -35,8 +35,13 @@ class _Progress:
                 from tqdm import tqdm
             except ImportError:
                 return
-            self._bar = tqdm(total=total, file=sys.stderr, dynamic_ncols=True, leave=False,
-                             bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]")
+            self._bar = tqdm(
+                total=total,
+                file=sys.stderr,
+                dynamic_ncols=True,
+                leave=False,
+                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]",
+            )
 
     def step(self, description: str) -> None:
         if self._bar is not None:
@@ -80,8 +85,14 @@ class _Run:
 
     def time(self, variants: dict[str, Callable[[], object]]) -> dict[str, Stats]:
         c = self.config
-        return time_side_by_side(variants, rounds=c.rounds, min_block_s=c.min_block_s, threads=c.threads,
-                                 warmup=c.warmup, budget_s=c.variant_budget_s)
+        return time_side_by_side(
+            variants,
+            rounds=c.rounds,
+            min_block_s=c.min_block_s,
+            threads=c.threads,
+            warmup=c.warmup,
+            budget_s=c.variant_budget_s,
+        )
 
     def compiled(self, op: OpBench, mode: str, size: tuple) -> Callable:
         # One compiled function per shape and mode, compiled for static shapes: a dynamic-shape
@@ -140,18 +151,26 @@ def _bench_op(run: _Run, op: OpBench, size_name: str, size: tuple, mode: str, co
             compiled()
             compile_s = time.perf_counter() - start
             variants["compiled"] = compiled
-        except Exception as error:  # noqa: BLE001 - a compiler failure is a result, not a crash
-            run.skip(f"torch.compile of reference {op.name} {mode} at {size_name} {list(size)}",
-                     f"compile failed: {error!r}"[:500])
+        except Exception as error:
+            run.skip(
+                f"torch.compile of reference {op.name} {mode} at {size_name} {list(size)}",
+                f"compile failed: {error!r}"[:500],
+            )
     else:
-        run.skip(f"torch.compile of the reference loops at {size_name}",
-                 f"the {run.config.preset} preset compiles only at "
-                 f"{', '.join(run.config.compile_sizes) or 'no size'} (--full compiles at every size)")
+        run.skip(
+            f"torch.compile of the reference loops at {size_name}",
+            f"the {run.config.preset} preset compiles only at "
+            f"{', '.join(run.config.compile_sizes) or 'no size'} (--full compiles at every size)",
+        )
     times = run.time(variants)
     moved = op.bytes_moved(size, run.dtype, mode)
     fused_bps = moved / times["fused"].median_s
     return {
-        "op": op.name, "group": op.group, "mode": mode, "size": size_name, "shape": list(size),
+        "op": op.name,
+        "group": op.group,
+        "mode": mode,
+        "size": size_name,
+        "shape": list(size),
         "bytes_moved": moved,
         "times": {name: stats.to_json() for name, stats in times.items()},
         "compile_s": compile_s,
@@ -167,14 +186,29 @@ def _targets(op_results: list[dict]) -> list[dict]:
     found = []
     for op in OPS:
         for target in op.targets:
-            match = next((r for r in op_results if r["op"] == op.name and r["mode"] == target.mode
-                          and r["size"] == target.size), None)
+            match = next(
+                (
+                    r
+                    for r in op_results
+                    if r["op"] == op.name and r["mode"] == target.mode and r["size"] == target.size
+                ),
+                None,
+            )
             if match is None:
                 continue
             value = match[target.metric]
-            found.append({"op": op.name, "mode": target.mode, "size": target.size, "shape": match["shape"],
-                          "metric": target.metric, "value": value, "at_least": target.at_least,
-                          "met": None if value is None else value >= target.at_least})
+            found.append(
+                {
+                    "op": op.name,
+                    "mode": target.mode,
+                    "size": target.size,
+                    "shape": match["shape"],
+                    "metric": target.metric,
+                    "value": value,
+                    "at_least": target.at_least,
+                    "met": None if value is None else value >= target.at_least,
+                }
+            )
     return found
 
 
@@ -184,22 +218,31 @@ def _peer_runners(run: _Run) -> list[dict]:
     for peer in PEERS:
         version = peer.version()
         if version is None:
-            run.skip(peer.name, f"{peer.distribution} is not installed "
-                                "(pip install 'hnn_fast[peers]', or make bench-peers)")
+            run.skip(
+                peer.name,
+                f"{peer.distribution} is not installed (pip install 'hnn_fast[peers]', or make bench-peers)",
+            )
             continue
         try:
             backends = peer.backends(run.device)
-        except Exception as error:  # noqa: BLE001 - a broken peer install is reported, not fatal
+        except Exception as error:
             run.skip(peer.name, f"could not list its backends: {error!r}")
             continue
         for backend in backends:
             try:
                 runner = peer.build(backend, run.device, LIF_DECAY, LIF_THRESHOLD)
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 run.skip(f"{peer.name} [{backend}]", f"could not be built: {error!r}"[:500])
                 continue
-            runners.append({"peer": peer, "backend": backend, "version": version, "runner": runner,
-                            "label": f"{peer.name} [{backend}]"})
+            runners.append(
+                {
+                    "peer": peer,
+                    "backend": backend,
+                    "version": version,
+                    "runner": runner,
+                    "label": f"{peer.name} [{backend}]",
+                }
+            )
     return runners
 
 
@@ -215,13 +258,21 @@ def _peer_agreement(run: _Run, runners: list[dict]) -> list[dict]:
             with torch.no_grad():
                 theirs = item["runner"](peer.to_peer_input(x, LIF_DECAY))
             agreement = spike_agreement(ours, theirs)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             run.skip(item["label"], f"failed on the agreement input: {error!r}"[:500])
             runners.remove(item)
             continue
-        entries.append({"peer": peer.name, "backend": item["backend"], "version": item["version"],
-                        "match": peer.match, "mapping": peer.mapping(LIF_DECAY, LIF_THRESHOLD),
-                        "shape": list(size), "agreement": agreement})
+        entries.append(
+            {
+                "peer": peer.name,
+                "backend": item["backend"],
+                "version": item["version"],
+                "match": peer.match,
+                "mapping": peer.mapping(LIF_DECAY, LIF_THRESHOLD),
+                "shape": list(size),
+                "agreement": agreement,
+            }
+        )
     return entries
 
 
@@ -241,16 +292,21 @@ def _peer_timings(run: _Run, runners: list[dict], size_name: str, mode: str) -> 
             call = _training_call(item["runner"], [peer_input.requires_grad_()], {}, lambda s: s, grad)
         try:
             call()
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             run.skip(f"{item['label']} {mode} at {size_name}", f"failed: {error!r}"[:500])
             continue
         variants[item["label"]] = call
     times = run.time(variants)
     fused = times["hnn_fast fused"]
-    return {"size": size_name, "shape": list(size), "mode": mode,
-            "times": {label: stats.to_json() for label, stats in times.items()},
-            "fused_speedup": {label: _ratio(stats, fused) for label, stats in times.items()
-                              if label != "hnn_fast fused"}}
+    return {
+        "size": size_name,
+        "shape": list(size),
+        "mode": mode,
+        "times": {label: stats.to_json() for label, stats in times.items()},
+        "fused_speedup": {
+            label: _ratio(stats, fused) for label, stats in times.items() if label != "hnn_fast fused"
+        },
+    }
 
 
 def _model_steps(case: model_registry.ModelCase, backend: str):
@@ -291,7 +347,7 @@ def run(config: Config, *, progress: bool = True) -> dict:
     wall = time.perf_counter()
     previous_threads, previous_backend = torch.get_num_threads(), ops.get_backend()
     torch.set_num_threads(config.threads)
-    factories, failures = (model_registry.model_factories() if "models" in config.only else ({}, {}))
+    factories, failures = model_registry.model_factories() if "models" in config.only else ({}, {})
     bar = _Progress(_count_steps(config, "peers" in config.only, len(factories)), progress)
     run_ = _Run(config, bar)
     results = {
@@ -303,8 +359,12 @@ def run(config: Config, *, progress: bool = True) -> dict:
     try:
         bar.step("copy bandwidth")
         results["copy_bandwidth"] = copy_bandwidth(
-            run_.device, config.copy_megabytes, rounds=max(config.rounds, 3),
-            min_block_s=config.min_block_s, threads=config.threads)
+            run_.device,
+            config.copy_megabytes,
+            rounds=max(config.rounds, 3),
+            min_block_s=config.min_block_s,
+            threads=config.threads,
+        )
         bar.advance()
         copy_bps = results["copy_bandwidth"]["bytes_per_s"]
 
@@ -328,16 +388,23 @@ def run(config: Config, *, progress: bool = True) -> dict:
             timings = []
             for size_name in config.sizes:
                 if size_name not in config.peer_sizes:
-                    run_.skip(f"peers at {size_name}", f"the {config.preset} preset times the peers only at "
-                              f"{', '.join(config.peer_sizes)} (--full times them at every size)")
+                    run_.skip(
+                        f"peers at {size_name}",
+                        f"the {config.preset} preset times the peers only at "
+                        f"{', '.join(config.peer_sizes)} (--full times them at every size)",
+                    )
                     continue
                 for mode in (FORWARD, FORWARD_BACKWARD):
                     bar.step(f"peers {mode} {size_name}")
                     if runners:
                         timings.append(_peer_timings(run_, runners, size_name, mode))
                     bar.advance()
-            results["peers"] = {"decay": LIF_DECAY, "threshold": LIF_THRESHOLD, "agreement": agreement,
-                                "timings": timings}
+            results["peers"] = {
+                "decay": LIF_DECAY,
+                "threshold": LIF_THRESHOLD,
+                "agreement": agreement,
+                "timings": timings,
+            }
 
         if "models" in config.only:
             results["models"] = _bench_models(run_, factories, failures)
@@ -360,7 +427,7 @@ def _bench_models(run: _Run, factories: dict, failures: dict) -> list[dict]:
     for name, factory in sorted(factories.items()):
         try:
             case = factory(run.device, run.dtype, run.config.preset)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             run.skip(f"model {name}", f"its bench factory failed: {error!r}"[:500])
             run.progress.advance()
             run.progress.advance()
@@ -373,8 +440,13 @@ def _bench_models(run: _Run, factories: dict, failures: dict) -> list[dict]:
                 continue
             run.progress.step(f"model {name} {mode}")
             times = run.time({"fused": fused[mode], "reference": reference[mode]})
-            entries.append({"model": name, "mode": mode,
-                            "times": {k: v.to_json() for k, v in times.items()},
-                            "speedup": _ratio(times["reference"], times["fused"])})
+            entries.append(
+                {
+                    "model": name,
+                    "mode": mode,
+                    "times": {k: v.to_json() for k, v in times.items()},
+                    "speedup": _ratio(times["reference"], times["fused"]),
+                }
+            )
             run.progress.advance()
     return entries

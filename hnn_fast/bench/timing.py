@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch.utils import benchmark
@@ -24,10 +24,16 @@ class Stats:
     calls_per_round: int
 
     @classmethod
-    def of(cls, times: list[float], calls_per_round: int) -> "Stats":
+    def of(cls, times: list[float], calls_per_round: int) -> Stats:
         quartiles = statistics.quantiles(times, n=4, method="inclusive") if len(times) > 1 else times * 3
-        return cls(statistics.median(times), quartiles[2] - quartiles[0], min(times), max(times),
-                   len(times), calls_per_round)
+        return cls(
+            statistics.median(times),
+            quartiles[2] - quartiles[0],
+            min(times),
+            max(times),
+            len(times),
+            calls_per_round,
+        )
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -38,8 +44,15 @@ def _timer(fn: Callable[[], object], threads: int) -> benchmark.Timer:
     return benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads)
 
 
-def time_side_by_side(variants: dict[str, Callable[[], object]], *, rounds: int, min_block_s: float,
-                      threads: int, warmup: int = 2, budget_s: float | None = None) -> dict[str, Stats]:
+def time_side_by_side(
+    variants: dict[str, Callable[[], object]],
+    *,
+    rounds: int,
+    min_block_s: float,
+    threads: int,
+    warmup: int = 2,
+    budget_s: float | None = None,
+) -> dict[str, Stats]:
     """Times each variant in `rounds` interleaved blocks; a block repeats the call until it lasts
     about min_block_s, so fast variants are not dominated by timer overhead. With budget_s, a slow
     variant stops after the rounds that fit in it, but never before 3 (or `rounds` if fewer)."""
@@ -58,21 +71,27 @@ def time_side_by_side(variants: dict[str, Callable[[], object]], *, rounds: int,
     names = list(variants)
     for r in range(rounds):
         # Rotating the order keeps any one variant from always running right after another.
-        for name in names[r % len(names):] + names[:r % len(names)]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             if r < planned[name]:
                 times[name].append(timers[name].timeit(calls[name]).median)
     return {name: Stats.of(times[name], calls[name]) for name in names}
 
 
-def copy_bandwidth(device: torch.device, megabytes: int, *, rounds: int, min_block_s: float,
-                   threads: int) -> dict:
+def copy_bandwidth(
+    device: torch.device, megabytes: int, *, rounds: int, min_block_s: float, threads: int
+) -> dict:
     """Bytes per second of dst.copy_(src) on a buffer far larger than the caches: the ceiling a
     memory-bound kernel is measured against. A copy reads and writes every byte: 2 * nbytes."""
     numel = megabytes * 2**20 // 4
     src = torch.rand(numel, device=device)
     dst = torch.empty_like(src)
-    stats = time_side_by_side({"copy": lambda: dst.copy_(src)}, rounds=rounds, min_block_s=min_block_s,
-                              threads=threads)["copy"]
+    stats = time_side_by_side(
+        {"copy": lambda: dst.copy_(src)}, rounds=rounds, min_block_s=min_block_s, threads=threads
+    )["copy"]
     moved = 2 * src.nbytes
-    return {"buffer_bytes": src.nbytes, "bytes_moved": moved, "time": stats.to_json(),
-            "bytes_per_s": moved / stats.median_s}
+    return {
+        "buffer_bytes": src.nbytes,
+        "bytes_moved": moved,
+        "time": stats.to_json(),
+        "bytes_per_s": moved / stats.median_s,
+    }

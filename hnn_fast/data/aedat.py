@@ -38,8 +38,10 @@ def _import_aedat() -> Any:
     try:
         import aedat
     except ImportError:
-        raise ImportError("read_aedat4 needs the optional package 'aedat' to decode AEDAT4 files: "
-                          "pip install aedat (or hnn-fast[aedat])") from None
+        raise ImportError(
+            "read_aedat4 needs the optional package 'aedat' to decode AEDAT4 files: "
+            "pip install aedat (or hnn-fast[aedat])"
+        ) from None
     return aedat
 
 
@@ -82,16 +84,24 @@ def read_aedat4(path: PathLike, *, decoder: Any = None) -> Aedat4Recording:
     else:
         events = make_events([], [], [], [])
     if frames and len({fr.shape for fr in frames}) > 1:
-        raise ValueError(f"read_aedat4: frames of different sizes in {os.fspath(path)!r}: "
-                         f"{sorted({fr.shape for fr in frames})}")
+        raise ValueError(
+            f"read_aedat4: frames of different sizes in {os.fspath(path)!r}: "
+            f"{sorted({fr.shape for fr in frames})}"
+        )
     stacked = np.stack(frames) if frames else np.zeros((0, height, width), dtype=np.uint8)
     return Aedat4Recording(events, stacked, np.asarray(frame_t, dtype=np.int64), width, height)
 
 
 _MAGIC = b"#!AER-DAT4.0\r\n"
 # The flatbuffers Event struct: int64 t, int16 x, int16 y, bool on, padded to 16 bytes.
-_EVENT = np.dtype({"names": ["t", "x", "y", "on"], "formats": ["<i8", "<i2", "<i2", "?"],
-                   "offsets": [0, 8, 10, 12], "itemsize": 16})
+_EVENT = np.dtype(
+    {
+        "names": ["t", "x", "y", "on"],
+        "formats": ["<i8", "<i2", "<i2", "?"],
+        "offsets": [0, 8, 10, 12],
+        "itemsize": 16,
+    }
+)
 
 
 def _ioheader(description: bytes) -> bytes:
@@ -107,9 +117,21 @@ def _event_packet(events: np.ndarray) -> bytes:
     """Size-prefixed EventPacket flatbuffer; offsets count from the buffer after the size prefix,
     alignment from the packet's start (the 8-byte Event structs start at byte 32)."""
     elements = np.zeros(len(events), dtype=_EVENT)
-    elements["t"], elements["x"], elements["y"], elements["on"] = events["t"], events["x"], events["y"], events["p"]
-    body = (struct.pack("<I", 20 - 4) + b"EVTS" + struct.pack("<3H", 6, 8, 4) + b"\0\0"
-            + struct.pack("<iI", 20 - 12, 28 - 24) + struct.pack("<I", len(events)) + elements.tobytes())
+    elements["t"], elements["x"], elements["y"], elements["on"] = (
+        events["t"],
+        events["x"],
+        events["y"],
+        events["p"],
+    )
+    body = (
+        struct.pack("<I", 20 - 4)
+        + b"EVTS"
+        + struct.pack("<3H", 6, 8, 4)
+        + b"\0\0"
+        + struct.pack("<iI", 20 - 12, 28 - 24)
+        + struct.pack("<I", len(events))
+        + elements.tobytes()
+    )
     return struct.pack("<I", len(body)) + body
 
 
@@ -130,10 +152,11 @@ def write_aedat4(path: PathLike, events, width: int, height: int, *, packet_size
         '<attr key="typeIdentifier" type="string">EVTS</attr>'
         '<node name="info" path="/mainloop/Recorder/outInfo/0/info/">'
         f'<attr key="sizeX" type="int">{int(width)}</attr><attr key="sizeY" type="int">{int(height)}</attr>'
-        '<attr key="source" type="string">hnn_fast</attr></node></node></node></dv>').encode()
+        '<attr key="source" type="string">hnn_fast</attr></node></node></node></dv>'
+    ).encode()
     header = _ioheader(description)
     with open(path, "wb") as f:
         f.write(_MAGIC + struct.pack("<I", len(header)) + header)
         for start in range(0, len(events), packet_size):
-            packet = _event_packet(events[start:start + packet_size])
+            packet = _event_packet(events[start : start + packet_size])
             f.write(struct.pack("<iI", 0, len(packet)) + packet)

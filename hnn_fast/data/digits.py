@@ -60,12 +60,13 @@ class EventDigitsConfig:
         verts = np.asarray(self.saccade_vertices, dtype=np.float64)
         if verts.shape != (3, 2) or verts.min() < 0 or verts.max() > SIZE - DIGIT_SIZE:
             raise ValueError(
-                f"saccade_vertices must be three (x, y) positions in [0, {SIZE - DIGIT_SIZE}], got {self.saccade_vertices}"
+                f"saccade_vertices must be three (x, y) positions in [0, {SIZE - DIGIT_SIZE}], "
+                f"got {self.saccade_vertices}"
             )
 
     @property
     def duration_us(self) -> int:
-        return int(round(3 * self.saccade_ms * 1000))
+        return round(3 * self.saccade_ms * 1000)
 
     def key(self) -> str:
         blob = json.dumps({"v": _FORMAT_VERSION, **dataclasses.asdict(self)}, sort_keys=True)
@@ -84,7 +85,7 @@ def load_digit_images() -> tuple[np.ndarray, np.ndarray]:
 
 def saccade_path(config: EventDigitsConfig) -> tuple[np.ndarray, np.ndarray]:
     """Render times (us) and the digit's top-left position ``[F, 2]`` (x, y) at each."""
-    n_frames = int(round(3 * config.saccade_ms * 1e-3 * config.frame_rate_hz)) + 1
+    n_frames = round(3 * config.saccade_ms * 1e-3 * config.frame_rate_hz) + 1
     t = np.linspace(0.0, config.duration_us, n_frames)
     v = np.asarray(config.saccade_vertices, dtype=np.float64)
     corners = np.concatenate([v, v[:1]])
@@ -185,7 +186,9 @@ def build_event_digits(
         flat = (((sample * T + bins) * 2 + pol) * SIZE + y) * SIZE + x
         c = np.bincount(flat, minlength=idx.size * T * 2 * SIZE * SIZE)
         if c.max() > np.iinfo(np.uint16).max:
-            raise OverflowError("event-digits: a bin count exceeds uint16; use more bins or higher thresholds")
+            raise OverflowError(
+                "event-digits: a bin count exceeds uint16; use more bins or higher thresholds"
+            )
         counts[start : start + idx.size] = c.reshape(idx.size, T, 2, SIZE, SIZE)
     return counts, labels[indices]
 
@@ -262,7 +265,7 @@ class EventDigits(torch.utils.data.Dataset):
     ):
         self.config = config or EventDigitsConfig()
         counts, labels = load_event_digits(self.config, root, limit)
-        n_test = int(round(labels.size * N_TEST / N_DIGITS))
+        n_test = round(labels.size * N_TEST / N_DIGITS)
         train_idx, test_idx = split_indices(labels, n_test, split_seed)
         self.indices = train_idx if train else test_idx
         self.data = torch.from_numpy(counts[self.indices].astype(np.float32))

@@ -158,7 +158,9 @@ class EventEmulator:
         """Feed frames ``[F, height, width]`` at ``timestamps_us`` ``[F]``; returns events sorted by t."""
         frames = np.asarray(frames, dtype=np.float64)
         if frames.ndim != 3 or frames.shape[1:] != (self.height, self.width):
-            raise ValueError(f"frames must have shape [F, {self.height}, {self.width}], got {tuple(frames.shape)}")
+            raise ValueError(
+                f"frames must have shape [F, {self.height}, {self.width}], got {tuple(frames.shape)}"
+            )
         ts = np.asarray(timestamps_us, dtype=np.float64).reshape(-1)
         if ts.shape[0] != frames.shape[0]:
             raise ValueError(f"timestamps_us has {ts.shape[0]} entries for {frames.shape[0]} frames")
@@ -170,7 +172,9 @@ class EventEmulator:
             raise ValueError("frames must be finite, non-negative intensities")
         px = self._pixels
         if px.time is not None and ts.size and ts[0] <= px.time:
-            raise ValueError(f"timestamps_us must continue after the previous call's last time {px.time:g}, got {ts[0]:g}")
+            raise ValueError(
+                f"timestamps_us must continue after the previous call's last time {px.time:g}, got {ts[0]:g}"
+            )
         logs = np.log(frames.reshape(frames.shape[0], -1) + self.log_eps)
         chunks = []
         t_first = px.time
@@ -181,7 +185,9 @@ class EventEmulator:
             else:
                 chunks.append(px.step(logs[i], ts[i]))
         if self.shot_noise_rate_hz > 0 and t_first is not None and px.time > t_first:
-            chunks.append(shot_noise(self.rng, self.height * self.width, self.shot_noise_rate_hz, t_first, px.time))
+            chunks.append(
+                shot_noise(self.rng, self.height * self.width, self.shot_noise_rate_hz, t_first, px.time)
+            )
         if not chunks:
             return make_events([], [], [], [])
         pix, tf, pol = (np.concatenate(c) for c in zip(*chunks))

@@ -37,7 +37,9 @@ def make_nonlinearity(spec: str | nn.Module | None) -> nn.Module:
         return spec
     if spec in _NONLINEARITIES:
         return _NONLINEARITIES[spec]()
-    raise ValueError(f"nonlinearity must be one of {', '.join(map(repr, _NONLINEARITIES))} or a module, got {spec!r}")
+    raise ValueError(
+        f"nonlinearity must be one of {', '.join(map(repr, _NONLINEARITIES))} or a module, got {spec!r}"
+    )
 
 
 class WindowFilter(nn.Module):
@@ -46,9 +48,17 @@ class WindowFilter(nn.Module):
     ([window] or [C, window]). learnable=True makes the weights a parameter initialised from the kernel,
     per channel when `channels` is given (C = shape[0])."""
 
-    def __init__(self, window: int, stride: int | None = None, kernel: str | Tensor = "mean", *,
-                 decay: float | None = None, drop_last: bool = True, learnable: bool = False,
-                 channels: int | None = None):
+    def __init__(
+        self,
+        window: int,
+        stride: int | None = None,
+        kernel: str | Tensor = "mean",
+        *,
+        decay: float | None = None,
+        drop_last: bool = True,
+        learnable: bool = False,
+        channels: int | None = None,
+    ):
         super().__init__()
         window, stride, _, _, _ = window_arguments(window, stride, kernel, decay)
         self.window, self.stride, self.drop_last = window, stride, drop_last
@@ -66,12 +76,16 @@ class WindowFilter(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.weights is not None:
             return ops.hu_window(x, self.window, self.stride, kernel=self.weights, drop_last=self.drop_last)
-        return ops.hu_window(x, self.window, self.stride, kernel=self.kernel, decay=self.decay,
-                             drop_last=self.drop_last)
+        return ops.hu_window(
+            x, self.window, self.stride, kernel=self.kernel, decay=self.decay, drop_last=self.drop_last
+        )
 
     def extra_repr(self) -> str:
-        kernel = "learnable" if isinstance(self.weights, nn.Parameter) else (
-            "weights" if self.weights is not None else repr(self.kernel))
+        kernel = (
+            "learnable"
+            if isinstance(self.weights, nn.Parameter)
+            else ("weights" if self.weights is not None else repr(self.kernel))
+        )
         return f"window={self.window}, stride={self.stride}, kernel={kernel}, drop_last={self.drop_last}"
 
 
@@ -80,15 +94,25 @@ class Encoder(nn.Module):
     "rate", "poisson" or "latency" code of p = clamp(F(a), 0, 1). `generator` makes Poisson draws
     reproducible (one given to forward() wins)."""
 
-    def __init__(self, T: int, mode: str = "rate", nonlinearity: str = "identity",
-                 generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        T: int,
+        mode: str = "rate",
+        nonlinearity: str = "identity",
+        generator: torch.Generator | None = None,
+    ):
         super().__init__()
         ops.hu_encode(torch.zeros(0), T, mode=mode, nonlinearity=nonlinearity)  # argument checks
         self.T, self.mode, self.nonlinearity, self.generator = T, mode, nonlinearity, generator
 
     def forward(self, a: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        return ops.hu_encode(a, self.T, mode=self.mode, nonlinearity=self.nonlinearity,
-                             generator=generator if generator is not None else self.generator)
+        return ops.hu_encode(
+            a,
+            self.T,
+            mode=self.mode,
+            nonlinearity=self.nonlinearity,
+            generator=generator if generator is not None else self.generator,
+        )
 
     def extra_repr(self) -> str:
         return f"T={self.T}, mode={self.mode!r}, nonlinearity={self.nonlinearity!r}"
@@ -103,8 +127,15 @@ class LearnableSampler(nn.Module):
     thermometer code of a in [0, 1]: w_t = 1, b_t = threshold - (t + 0.5) / T, so s_t = [a >= (t+0.5)/T]
     and the count is round(T a)."""
 
-    def __init__(self, T: int, *, param_shape: Sequence[int] = (), threshold: float = 1.0,
-                 surrogate: str = "rectangle", alpha: float | None = None):
+    def __init__(
+        self,
+        T: int,
+        *,
+        param_shape: Sequence[int] = (),
+        threshold: float = 1.0,
+        surrogate: str = "rectangle",
+        alpha: float | None = None,
+    ):
         super().__init__()
         if not isinstance(T, int) or T < 0:
             raise ValueError(f"T (the number of steps) must be an int >= 0, got {T!r}")
@@ -119,18 +150,23 @@ class LearnableSampler(nn.Module):
         T = self.weight.shape[0]
         extra = a.dim() - (self.weight.dim() - 1)
         if extra < 0:
-            raise ValueError(f"a of shape {tuple(a.shape)} has fewer dims than the sampler's param_shape "
-                             f"{tuple(self.weight.shape[1:])}")
+            raise ValueError(
+                f"a of shape {tuple(a.shape)} has fewer dims than the sampler's param_shape "
+                f"{tuple(self.weight.shape[1:])}"
+            )
         w = self.weight.view(T, *([1] * extra), *self.weight.shape[1:])
         b = self.bias.view(T, *([1] * extra), *self.bias.shape[1:])
         u = w * a + b
-        spikes, _ = ops.lif(u, decay=0.0, threshold=self.threshold, reset="hard",
-                            surrogate=self.surrogate, alpha=self.alpha)
+        spikes, _ = ops.lif(
+            u, decay=0.0, threshold=self.threshold, reset="hard", surrogate=self.surrogate, alpha=self.alpha
+        )
         return spikes
 
     def extra_repr(self) -> str:
-        return (f"T={self.weight.shape[0]}, threshold={self.threshold}, surrogate={self.surrogate!r}, "
-                f"alpha={self.alpha}")
+        return (
+            f"T={self.weight.shape[0]}, threshold={self.threshold}, surrogate={self.surrogate!r}, "
+            f"alpha={self.alpha}"
+        )
 
 
 class _BinarizeSTE(torch.autograd.Function):
@@ -181,8 +217,10 @@ def make_discretize(spec: str | nn.Module | None, T: int | None, nonlinearity: s
         return Encoder(T, spec, nonlinearity) if spec != "learnable" else LearnableSampler(T)
     if spec == "binary":
         return Binarize()
-    raise ValueError("discretize must be None, 'rate', 'poisson', 'latency', 'learnable', 'binary' or a module, "
-                     f"got {spec!r}")
+    raise ValueError(
+        "discretize must be None, 'rate', 'poisson', 'latency', 'learnable', 'binary' or a module, "
+        f"got {spec!r}"
+    )
 
 
 class HybridUnit(nn.Module):
@@ -192,15 +230,40 @@ class HybridUnit(nn.Module):
     skips them (an A2S or modulation unit). nonlinearity: F. discretize, T: Q (make_discretize).
     """
 
-    def __init__(self, *, window: int | None = None, stride: int | None = None, kernel: str | Tensor = "mean",
-                 decay: float | None = None, drop_last: bool = True, learn_kernel: bool = False,
-                 channels: int | None = None, nonlinearity: str | nn.Module | None = "identity",
-                 discretize: str | nn.Module | None = None, T: int | None = None):
+    def __init__(
+        self,
+        *,
+        window: int | None = None,
+        stride: int | None = None,
+        kernel: str | Tensor = "mean",
+        decay: float | None = None,
+        drop_last: bool = True,
+        learn_kernel: bool = False,
+        channels: int | None = None,
+        nonlinearity: str | nn.Module | None = "identity",
+        discretize: str | nn.Module | None = None,
+        T: int | None = None,
+    ):
         super().__init__()
-        self.window_filter = nn.Identity() if window is None else WindowFilter(
-            window, stride, kernel, decay=decay, drop_last=drop_last, learnable=learn_kernel, channels=channels)
-        fuse = (isinstance(discretize, str) and discretize in reference.ENCODE_MODES
-                and isinstance(nonlinearity, str) and nonlinearity in reference.ENCODE_NONLINEARITIES)
+        self.window_filter = (
+            nn.Identity()
+            if window is None
+            else WindowFilter(
+                window,
+                stride,
+                kernel,
+                decay=decay,
+                drop_last=drop_last,
+                learnable=learn_kernel,
+                channels=channels,
+            )
+        )
+        fuse = (
+            isinstance(discretize, str)
+            and discretize in reference.ENCODE_MODES
+            and isinstance(nonlinearity, str)
+            and nonlinearity in reference.ENCODE_NONLINEARITIES
+        )
         if fuse:
             self.nonlinearity = nn.Identity()
             self.discretize = make_discretize(discretize, T, nonlinearity)
@@ -217,18 +280,37 @@ class S2AHU(HybridUnit):
     A designable rate decoder is S2AHU(window=T) (the mean over all steps); learn_kernel=True and a
     module as nonlinearity make a learnable one."""
 
-    def __init__(self, window: int, stride: int | None = None, kernel: str | Tensor = "mean", *,
-                 decay: float | None = None, drop_last: bool = True, learn_kernel: bool = False,
-                 channels: int | None = None, nonlinearity: str | nn.Module | None = "identity"):
-        super().__init__(window=window, stride=stride, kernel=kernel, decay=decay, drop_last=drop_last,
-                         learn_kernel=learn_kernel, channels=channels, nonlinearity=nonlinearity)
+    def __init__(
+        self,
+        window: int,
+        stride: int | None = None,
+        kernel: str | Tensor = "mean",
+        *,
+        decay: float | None = None,
+        drop_last: bool = True,
+        learn_kernel: bool = False,
+        channels: int | None = None,
+        nonlinearity: str | nn.Module | None = "identity",
+    ):
+        super().__init__(
+            window=window,
+            stride=stride,
+            kernel=kernel,
+            decay=decay,
+            drop_last=drop_last,
+            learn_kernel=learn_kernel,
+            channels=channels,
+            nonlinearity=nonlinearity,
+        )
 
 
 class A2SHU(HybridUnit):
     """Values to spikes: [*shape] -> [T, *shape] by F then a code: "rate", "poisson", "latency" (fused in
     ops.hu_encode when F is named) or "learnable" (LearnableSampler)."""
 
-    def __init__(self, T: int, mode: str | nn.Module = "rate", *, nonlinearity: str | nn.Module | None = "identity"):
+    def __init__(
+        self, T: int, mode: str | nn.Module = "rate", *, nonlinearity: str | nn.Module | None = "identity"
+    ):
         super().__init__(nonlinearity=nonlinearity, discretize=mode, T=T)
 
 
@@ -242,12 +324,22 @@ class ModulationHU(HybridUnit):
     threshold argument) uses one threshold per neuron and sample; gradients flow back into the HU.
     """
 
-    def __init__(self, in_features: int, neurons: int | Sequence[int], *, k: float = 1.0, learn_k: bool = False,
-                 binarize: bool = False, scale: float = 1.0, offset: float = 0.0):
+    def __init__(
+        self,
+        in_features: int,
+        neurons: int | Sequence[int],
+        *,
+        k: float = 1.0,
+        learn_k: bool = False,
+        binarize: bool = False,
+        scale: float = 1.0,
+        offset: float = 0.0,
+    ):
         neurons = (neurons,) if isinstance(neurons, int) else tuple(neurons)
-        super().__init__(nonlinearity=nn.Sequential(nn.Linear(in_features, math.prod(neurons)),
-                                                    ScaledSigmoid(k, learn_k)),
-                         discretize=Binarize() if binarize else None)
+        super().__init__(
+            nonlinearity=nn.Sequential(nn.Linear(in_features, math.prod(neurons)), ScaledSigmoid(k, learn_k)),
+            discretize=Binarize() if binarize else None,
+        )
         self.neurons = neurons
         self.scale, self.offset = float(scale), float(offset)
 

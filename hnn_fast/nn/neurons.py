@@ -95,25 +95,39 @@ class LIF(_DecayMixin, _Stateful):
 
     def forward(self, x: Tensor, v0: Tensor | None = None, threshold: float | Tensor | None = None) -> Tensor:
         spikes, v_last = ops.lif(
-            x, self._initial_state(x, v0), decay=self.decay,
+            x,
+            self._initial_state(x, v0),
+            decay=self.decay,
             threshold=self.threshold if threshold is None else threshold,
-            reset=self.reset, v_reset=self.v_reset, detach_reset=self.detach_reset,
-            surrogate=self.surrogate, alpha=self.alpha)
+            reset=self.reset,
+            v_reset=self.v_reset,
+            detach_reset=self.detach_reset,
+            surrogate=self.surrogate,
+            alpha=self.alpha,
+        )
         self._keep(v_last)
         return spikes
 
     def extra_repr(self) -> str:
-        return (f"reset={self.reset!r}, surrogate={self.surrogate!r}, alpha={self.alpha}, "
-                f"learn_decay={self.decay_logit is not None}, "
-                f"learn_threshold={isinstance(self.threshold, Tensor)}, stateful={self.stateful}")
+        return (
+            f"reset={self.reset!r}, surrogate={self.surrogate!r}, alpha={self.alpha}, "
+            f"learn_decay={self.decay_logit is not None}, "
+            f"learn_threshold={isinstance(self.threshold, Tensor)}, stateful={self.stateful}"
+        )
 
 
 class LeakyIntegrator(_DecayMixin, _Stateful):
     """Non-spiking leaky integrator v_t = decay * v_{t-1} + x_t on inputs [T, *shape]; returns every
     v_t. Serves as a readout layer whose membrane is the output."""
 
-    def __init__(self, decay: float = 0.5, *, param_shape: Sequence[int] = (), learn_decay: bool = False,
-                 stateful: bool = False):
+    def __init__(
+        self,
+        decay: float = 0.5,
+        *,
+        param_shape: Sequence[int] = (),
+        learn_decay: bool = False,
+        stateful: bool = False,
+    ):
         super().__init__(stateful)
         self._init_decay(decay, learn_decay, param_shape)
 

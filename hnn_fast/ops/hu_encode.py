@@ -12,8 +12,15 @@ from torch import Tensor
 from .. import reference
 from . import _common
 
-def hu_encode(a: Tensor, T: int, *, mode: str = "rate", nonlinearity: str = "identity",
-              generator: torch.Generator | None = None) -> Tensor:
+
+def hu_encode(
+    a: Tensor,
+    T: int,
+    *,
+    mode: str = "rate",
+    nonlinearity: str = "identity",
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """Real values to spikes: the sampler, nonlinearity (F) and discretization (Q) of a hybrid unit, fused.
 
     a is [*shape]; returns spikes [T, *shape] in a's dtype. With p = clamp(F(a), 0, 1) and F one of
@@ -38,8 +45,10 @@ def hu_encode(a: Tensor, T: int, *, mode: str = "rate", nonlinearity: str = "ide
     if mode not in reference.ENCODE_MODES:
         raise ValueError(f"mode must be one of {', '.join(map(repr, reference.ENCODE_MODES))}, got {mode!r}")
     if nonlinearity not in reference.ENCODE_NONLINEARITIES:
-        raise ValueError(f"nonlinearity must be one of {', '.join(map(repr, reference.ENCODE_NONLINEARITIES))}, "
-                         f"got {nonlinearity!r}")
+        raise ValueError(
+            f"nonlinearity must be one of {', '.join(map(repr, reference.ENCODE_NONLINEARITIES))}, "
+            f"got {nonlinearity!r}"
+        )
     if _common.get_backend() == "reference":
         return reference.hu_encode(a, T, mode=mode, nonlinearity=nonlinearity, generator=generator)
     uniform = reference.encode_uniform(a, T, generator) if mode == "poisson" else None
@@ -57,7 +66,7 @@ def _hu_encode_backward_fake(grad_spikes, a, mode, nonlinearity):
 
 
 def _hu_encode_setup_context(ctx, inputs, output):
-    a, T, mode, nonlinearity, uniform = inputs
+    a, _T, mode, nonlinearity, _uniform = inputs
     ctx.save_for_backward(a)
     ctx.config = (mode, nonlinearity)
 
@@ -69,4 +78,6 @@ def _hu_encode_backward(ctx, grad_spikes):
     return grad_a, None, None, None, None
 
 
-torch.library.register_autograd("hnn_fast::hu_encode", _hu_encode_backward, setup_context=_hu_encode_setup_context)
+torch.library.register_autograd(
+    "hnn_fast::hu_encode", _hu_encode_backward, setup_context=_hu_encode_setup_context
+)

@@ -12,8 +12,16 @@ from torch import Tensor
 from .. import reference
 from . import _common
 
-def hu_window(x: Tensor, window: int, stride: int | None = None, *, kernel: str | Tensor = "mean",
-              decay: float | None = None, drop_last: bool = True) -> Tensor:
+
+def hu_window(
+    x: Tensor,
+    window: int,
+    stride: int | None = None,
+    *,
+    kernel: str | Tensor = "mean",
+    decay: float | None = None,
+    drop_last: bool = True,
+) -> Tensor:
     """Spikes to real values: the window (W) and kernel (H) stages of a hybrid unit, fused.
 
     x is [T, *shape], time-major. Window k covers steps [k * stride, k * stride + window) (stride
@@ -62,7 +70,9 @@ def _kernel(kernel) -> tuple[str, Tensor | None]:
 def _decay(kernel_name: str, decay) -> float:
     if kernel_name != "exp":
         if decay is not None:
-            raise ValueError(f"decay applies only to kernel='exp', got decay={decay} with kernel={kernel_name!r}")
+            raise ValueError(
+                f"decay applies only to kernel='exp', got decay={decay} with kernel={kernel_name!r}"
+            )
         return 0.0
     if decay is None:
         raise ValueError("kernel='exp' needs decay, a float in [0, 1]")
@@ -75,7 +85,7 @@ def _decay(kernel_name: str, decay) -> float:
 
 def window_count(T: int, window: int, stride: int, drop_last: bool) -> int:
     """The number K of windows hu_window makes of T steps (csrc/hu_window.cpp has the same rule)."""
-    if T < window:
+    if window > T:
         return 0 if drop_last or T == 0 else 1
     full = (T - window) // stride + 1
     partial = not drop_last and (full - 1) * stride + window < T and full * stride < T
@@ -92,12 +102,14 @@ def _hu_window_fake(x, window, stride, kernel, decay, weights, drop_last):
 def _hu_window_backward_fake(grad_y, x, T, window, stride, kernel, decay, weights, output_mask):
     need_x, need_weights = output_mask
     empty = grad_y.new_empty((0,))
-    return (grad_y.new_empty((T, *grad_y.shape[1:])) if need_x else empty,
-            weights.new_empty(weights.shape) if need_weights else empty)
+    return (
+        grad_y.new_empty((T, *grad_y.shape[1:])) if need_x else empty,
+        weights.new_empty(weights.shape) if need_weights else empty,
+    )
 
 
 def _hu_window_setup_context(ctx, inputs, output):
-    x, window, stride, kernel, decay, weights, drop_last = inputs
+    x, window, stride, kernel, decay, weights, _drop_last = inputs
     needs = ctx.needs_input_grad
     ctx.output_mask = [needs[0], weights is not None and needs[5]]
     # x is kept only for the weights gradient.
@@ -109,11 +121,12 @@ def _hu_window_backward(ctx, grad_y):
     x, weights = ctx.saved_tensors
     T, window, stride, kernel, decay = ctx.config
     grad_x, grad_weights = torch.ops.hnn_fast.hu_window_backward(
-        grad_y, x, T, window, stride, kernel, decay, weights, ctx.output_mask)
+        grad_y, x, T, window, stride, kernel, decay, weights, ctx.output_mask
+    )
     need_x, need_weights = ctx.output_mask
-    return (grad_x if need_x else None, None, None, None, None,
-            grad_weights if need_weights else None, None)
+    return (grad_x if need_x else None, None, None, None, None, grad_weights if need_weights else None, None)
 
 
-torch.library.register_autograd("hnn_fast::hu_window", _hu_window_backward,
-                                setup_context=_hu_window_setup_context)
+torch.library.register_autograd(
+    "hnn_fast::hu_window", _hu_window_backward, setup_context=_hu_window_setup_context
+)

@@ -11,6 +11,7 @@ from .. import reference
 from . import _common
 from ._common import check_same_device, tensor_or_value
 
+
 def leaky_integrate(x: Tensor, v0: Tensor | None = None, *, decay: float | Tensor = 0.5) -> Tensor:
     """Leaky integrator v_t = decay * v_{t-1} + x_t over x = [T, *shape]; returns all v_t, [T, *shape].
 
@@ -41,7 +42,7 @@ def _leaky_integrate_backward_fake(grad_v_seq, v_seq, v0, decay, decay_value, ou
 
 
 def _leaky_integrate_setup_context(ctx, inputs, output):
-    x, v0, decay, decay_value = inputs
+    _x, v0, decay, decay_value = inputs
     ctx.save_for_backward(output, v0, decay)
     ctx.decay_value = decay_value
     needs = ctx.needs_input_grad
@@ -51,10 +52,12 @@ def _leaky_integrate_setup_context(ctx, inputs, output):
 def _leaky_integrate_backward(ctx, grad_v_seq):
     v_seq, v0, decay = ctx.saved_tensors
     grad_x, grad_v0, grad_decay = torch.ops.hnn_fast.leaky_integrate_backward(
-        grad_v_seq, v_seq, v0, decay, ctx.decay_value, ctx.output_mask)
+        grad_v_seq, v_seq, v0, decay, ctx.decay_value, ctx.output_mask
+    )
     need_v0, need_decay = ctx.output_mask
     return grad_x, grad_v0 if need_v0 else None, grad_decay if need_decay else None, None
 
 
-torch.library.register_autograd("hnn_fast::leaky_integrate", _leaky_integrate_backward,
-                                setup_context=_leaky_integrate_setup_context)
+torch.library.register_autograd(
+    "hnn_fast::leaky_integrate", _leaky_integrate_backward, setup_context=_leaky_integrate_setup_context
+)

@@ -11,6 +11,7 @@ from .. import reference
 from . import _common
 from ._common import check_same_device, compute_dtype, needs_grad, tensor_or_value
 
+
 def lif(
     x: Tensor,
     v0: Tensor | None = None,
@@ -33,21 +34,53 @@ def lif(
     drops the gradient through the reset. Returns (spikes in x's dtype, the last membrane v_T).
     """
     if _common.get_backend() == "reference":
-        return reference.lif(x, v0, decay=decay, threshold=threshold, reset=reset, v_reset=v_reset,
-                             detach_reset=detach_reset, surrogate=surrogate, alpha=alpha)
+        return reference.lif(
+            x,
+            v0,
+            decay=decay,
+            threshold=threshold,
+            reset=reset,
+            v_reset=v_reset,
+            detach_reset=detach_reset,
+            surrogate=surrogate,
+            alpha=alpha,
+        )
     alpha = reference.surrogate_alpha(surrogate, alpha)
     decay_tensor, decay_value = tensor_or_value(decay, "decay", 0.0)
     threshold_tensor, threshold_value = tensor_or_value(threshold, "threshold", 0.0)
     save_h = needs_grad(x, v0, decay_tensor, threshold_tensor)
     spikes, v_last, _ = torch.ops.hnn_fast.lif(
-        x, v0, decay_tensor, decay_value, threshold_tensor, threshold_value, reset, float(v_reset),
-        bool(detach_reset), surrogate, alpha, save_h)
+        x,
+        v0,
+        decay_tensor,
+        decay_value,
+        threshold_tensor,
+        threshold_value,
+        reset,
+        float(v_reset),
+        bool(detach_reset),
+        surrogate,
+        alpha,
+        save_h,
+    )
     return spikes, v_last
 
 
 @torch.library.register_fake("hnn_fast::lif")
-def _lif_fake(x, v0, decay, decay_value, threshold, threshold_value, reset, v_reset, detach_reset,
-              surrogate, alpha, save_h):
+def _lif_fake(
+    x,
+    v0,
+    decay,
+    decay_value,
+    threshold,
+    threshold_value,
+    reset,
+    v_reset,
+    detach_reset,
+    surrogate,
+    alpha,
+    save_h,
+):
     check_same_device(x, v0=v0, decay=decay, threshold=threshold)
     spikes = torch.empty_like(x, memory_format=torch.contiguous_format)
     v_last = x.new_empty(x.shape[1:])
@@ -56,8 +89,22 @@ def _lif_fake(x, v0, decay, decay_value, threshold, threshold_value, reset, v_re
 
 
 @torch.library.register_fake("hnn_fast::lif_backward")
-def _lif_backward_fake(grad_spikes, grad_v_last, h, v0, decay, decay_value, threshold, threshold_value,
-                       reset, v_reset, detach_reset, surrogate, alpha, output_mask):
+def _lif_backward_fake(
+    grad_spikes,
+    grad_v_last,
+    h,
+    v0,
+    decay,
+    decay_value,
+    threshold,
+    threshold_value,
+    reset,
+    v_reset,
+    detach_reset,
+    surrogate,
+    alpha,
+    output_mask,
+):
     empty = grad_spikes.new_empty((0,))
     need_v0, need_decay, need_threshold = output_mask
     return (
@@ -69,24 +116,64 @@ def _lif_backward_fake(grad_spikes, grad_v_last, h, v0, decay, decay_value, thre
 
 
 def _lif_setup_context(ctx, inputs, output):
-    (x, v0, decay, decay_value, threshold, threshold_value, reset, v_reset, detach_reset, surrogate,
-     alpha, save_h) = inputs
+    (
+        _x,
+        v0,
+        decay,
+        decay_value,
+        threshold,
+        threshold_value,
+        reset,
+        v_reset,
+        detach_reset,
+        surrogate,
+        alpha,
+        _save_h,
+    ) = inputs
     ctx.save_for_backward(output[2], v0, decay, threshold)
     ctx.config = (decay_value, threshold_value, reset, v_reset, detach_reset, surrogate, alpha)
     needs = ctx.needs_input_grad
-    ctx.output_mask = [v0 is not None and needs[1], decay is not None and needs[2],
-                       threshold is not None and needs[4]]
+    ctx.output_mask = [
+        v0 is not None and needs[1],
+        decay is not None and needs[2],
+        threshold is not None and needs[4],
+    ]
 
 
 def _lif_backward(ctx, grad_spikes, grad_v_last, _grad_h):
     h, v0, decay, threshold = ctx.saved_tensors
     decay_value, threshold_value, reset, v_reset, detach_reset, surrogate, alpha = ctx.config
     grad_x, grad_v0, grad_decay, grad_threshold = torch.ops.hnn_fast.lif_backward(
-        grad_spikes, grad_v_last, h, v0, decay, decay_value, threshold, threshold_value, reset, v_reset,
-        detach_reset, surrogate, alpha, ctx.output_mask)
+        grad_spikes,
+        grad_v_last,
+        h,
+        v0,
+        decay,
+        decay_value,
+        threshold,
+        threshold_value,
+        reset,
+        v_reset,
+        detach_reset,
+        surrogate,
+        alpha,
+        ctx.output_mask,
+    )
     need_v0, need_decay, need_threshold = ctx.output_mask
-    return (grad_x, grad_v0 if need_v0 else None, grad_decay if need_decay else None, None,
-            grad_threshold if need_threshold else None, None, None, None, None, None, None, None)
+    return (
+        grad_x,
+        grad_v0 if need_v0 else None,
+        grad_decay if need_decay else None,
+        None,
+        grad_threshold if need_threshold else None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
 
 
 torch.library.register_autograd("hnn_fast::lif", _lif_backward, setup_context=_lif_setup_context)

@@ -7,7 +7,20 @@ from .loop import TrainResult, train
 from .registry import Experiment, StepContext, experiment_names, get_experiment, register
 
 __all__ = [
-    "CheckpointError", "ConfigError", "Experiment", "StepContext", "TrainConfig", "TrainResult",
-    "apply_overrides", "experiment_names", "get_experiment", "load_checkpoint", "load_config_file", "param",
-    "register", "save_checkpoint", "save_config", "train",
+    "CheckpointError",
+    "ConfigError",
+    "Experiment",
+    "StepContext",
+    "TrainConfig",
+    "TrainResult",
+    "apply_overrides",
+    "experiment_names",
+    "get_experiment",
+    "load_checkpoint",
+    "load_config_file",
+    "param",
+    "register",
+    "save_checkpoint",
+    "save_config",
+    "train",
 ]

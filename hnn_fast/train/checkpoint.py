@@ -13,8 +13,18 @@ import torch
 
 FORMAT = "hnn_fast.train.checkpoint"
 VERSION = 1
-_REQUIRED = ("experiment", "config", "step", "epoch", "batch_in_epoch", "world_size", "model", "optimizer",
-             "scheduler", "processes")
+_REQUIRED = (
+    "experiment",
+    "config",
+    "step",
+    "epoch",
+    "batch_in_epoch",
+    "world_size",
+    "model",
+    "optimizer",
+    "scheduler",
+    "processes",
+)
 
 
 class CheckpointError(RuntimeError):
@@ -53,8 +63,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an hnn_fast training checkpoint (no {FORMAT!r} format tag)")
     if data.get("version") != VERSION:
-        raise CheckpointError(f"checkpoint {path} has format version {data.get('version')!r}; "
-                              f"this hnn_fast reads version {VERSION}")
+        raise CheckpointError(
+            f"checkpoint {path} has format version {data.get('version')!r}; "
+            f"this hnn_fast reads version {VERSION}"
+        )
     missing = [key for key in _REQUIRED if key not in data]
     if missing:
         raise CheckpointError(f"checkpoint {path} is incomplete: missing {', '.join(missing)}")
@@ -67,8 +79,13 @@ def capture_rng(generator: torch.Generator) -> dict[str, Any]:
     name, keys, pos, has_gauss, cached = np.random.get_state()
     state = {
         "python": random.getstate(),
-        "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "numpy": {
+            "name": name,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
         "torch": torch.get_rng_state(),
         "generator": generator.get_state(),
     }
@@ -80,8 +97,15 @@ def capture_rng(generator: torch.Generator) -> dict[str, Any]:
 def restore_rng(state: dict[str, Any], generator: torch.Generator) -> None:
     random.setstate(_as_tuples(state["python"]))
     np_state = state["numpy"]
-    np.random.set_state((np_state["name"], np_state["keys"].numpy().astype(np.uint32), np_state["pos"],
-                         np_state["has_gauss"], np_state["cached_gaussian"]))
+    np.random.set_state(
+        (
+            np_state["name"],
+            np_state["keys"].numpy().astype(np.uint32),
+            np_state["pos"],
+            np_state["has_gauss"],
+            np_state["cached_gaussian"],
+        )
+    )
     torch.set_rng_state(state["torch"])
     generator.set_state(state["generator"])
     if "cuda" in state and torch.cuda.is_available():

@@ -22,11 +22,23 @@ class ConfigError(ValueError):
 C = TypeVar("C", bound="TrainConfig")
 
 
-def param(default: Any, help: str = "", *, min: float | None = None, gt: float | None = None,
-          max: float | None = None, choices: Iterable[Any] | None = None) -> Any:
+def param(
+    default: Any,
+    help: str = "",
+    *,
+    min: float | None = None,
+    gt: float | None = None,
+    max: float | None = None,
+    choices: Iterable[Any] | None = None,
+) -> Any:
     """A config field with its help text and bounds (min/max inclusive, gt exclusive, choices)."""
-    meta = {"help": help, "min": min, "gt": gt, "max": max,
-            "choices": tuple(choices) if choices is not None else None}
+    meta = {
+        "help": help,
+        "min": min,
+        "gt": gt,
+        "max": max,
+        "choices": tuple(choices) if choices is not None else None,
+    }
     return field(default=default, metadata=meta)
 
 
@@ -75,8 +87,9 @@ def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
 
-def config_from_dict(cls: type[C], data: Mapping[str, Any], *, base: C | None = None,
-                     source: str = "config") -> C:
+def config_from_dict(
+    cls: type[C], data: Mapping[str, Any], *, base: C | None = None, source: str = "config"
+) -> C:
     """cls built from base (or its defaults) with the keys of data replaced; unknown keys raise."""
     _reject_unknown(cls, data.keys(), source)
     values = config_to_dict(base) if base is not None else {}

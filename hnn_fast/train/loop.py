@@ -42,9 +42,17 @@ class TrainResult:
     model: nn.Module | None = None
 
 
-def train(experiment: Experiment | str, config: TrainConfig | None = None, *, overrides: Sequence[str] = (),
-          out_dir: str | Path | None = None, resume: str | Path | None = None, stop_at_step: int | None = None,
-          progress: bool = True, config_format: str = "json") -> TrainResult:
+def train(
+    experiment: Experiment | str,
+    config: TrainConfig | None = None,
+    *,
+    overrides: Sequence[str] = (),
+    out_dir: str | Path | None = None,
+    resume: str | Path | None = None,
+    stop_at_step: int | None = None,
+    progress: bool = True,
+    config_format: str = "json",
+) -> TrainResult:
     """Trains an experiment; run it under torchrun for data parallelism.
 
     config: the experiment's config (default: its defaults); with resume, the checkpoint's config is
@@ -57,22 +65,33 @@ def train(experiment: Experiment | str, config: TrainConfig | None = None, *, ov
     if config_format not in ("json", "yaml"):
         raise ConfigError(f"config_format={config_format!r}: must be 'json' or 'yaml'")
     if exp.phased:
-        return exp.run_phases(config, overrides=overrides, out_dir=None if out_dir is None else Path(out_dir),
-                              resume=None if resume is None else Path(resume), stop_at_step=stop_at_step,
-                              progress=progress, config_format=config_format)
+        return exp.run_phases(
+            config,
+            overrides=overrides,
+            out_dir=None if out_dir is None else Path(out_dir),
+            resume=None if resume is None else Path(resume),
+            stop_at_step=stop_at_step,
+            progress=progress,
+            config_format=config_format,
+        )
     checkpoint = None
     if resume is not None:
         checkpoint_path, out_dir = _resume_paths(Path(resume), out_dir)
         checkpoint = load_checkpoint(checkpoint_path)
         if checkpoint["experiment"] != exp.name:
-            raise CheckpointError(f"checkpoint {checkpoint_path} is of experiment {checkpoint['experiment']!r}, "
-                                  f"not {exp.name!r}")
-        config = config_from_dict(exp.config_class, checkpoint["config"], source=f"checkpoint {checkpoint_path}")
+            raise CheckpointError(
+                f"checkpoint {checkpoint_path} is of experiment {checkpoint['experiment']!r}, "
+                f"not {exp.name!r}"
+            )
+        config = config_from_dict(
+            exp.config_class, checkpoint["config"], source=f"checkpoint {checkpoint_path}"
+        )
     elif config is None:
         config = exp.config_class()
     if not isinstance(config, exp.config_class):
-        raise TypeError(f"experiment {exp.name!r} takes a {exp.config_class.__name__}, "
-                        f"got {type(config).__name__}")
+        raise TypeError(
+            f"experiment {exp.name!r} takes a {exp.config_class.__name__}, got {type(config).__name__}"
+        )
     config = apply_overrides(config, overrides)
     if stop_at_step is not None and stop_at_step < 1:
         raise ConfigError(f"stop_at_step={stop_at_step}: must be >= 1")
@@ -143,8 +162,10 @@ class _Means:
 
     def reduce(self, dist: Distributed, device: torch.device) -> dict[str, float]:
         keys = sorted(self.sums)
-        totals = torch.stack([self.sums[k].to(device).reshape(()) for k in keys]
-                             + [torch.tensor(float(self.count), dtype=torch.float64, device=device)])
+        totals = torch.stack(
+            [self.sums[k].to(device).reshape(()) for k in keys]
+            + [torch.tensor(float(self.count), dtype=torch.float64, device=device)]
+        )
         totals = dist.all_reduce_sum(totals).tolist()
         return {k: totals[i] / totals[-1] for i, k in enumerate(keys)} if totals[-1] else {}
 
@@ -181,25 +202,39 @@ class _StopRequest:
 
 
 class _Run:
-    def __init__(self, exp: Experiment, cfg: TrainConfig, dist: Distributed, device: torch.device,
-                 out_dir: Path, checkpoint: dict[str, Any] | None, progress: bool, config_format: str):
+    def __init__(
+        self,
+        exp: Experiment,
+        cfg: TrainConfig,
+        dist: Distributed,
+        device: torch.device,
+        out_dir: Path,
+        checkpoint: dict[str, Any] | None,
+        progress: bool,
+        config_format: str,
+    ):
         self.exp, self.cfg, self.dist, self.device = exp, cfg, dist, device
         self.out_dir, self.progress, self.config_format = out_dir, progress, config_format
         world = dist.world_size
         if cfg.batch_size % world:
-            raise ConfigError(f"config batch_size={cfg.batch_size}: must be divisible by the number of "
-                              f"processes ({world})")
+            raise ConfigError(
+                f"config batch_size={cfg.batch_size}: must be divisible by the number of processes ({world})"
+            )
         self.local_batch = cfg.batch_size // world
 
         _seed_everything(cfg.seed)
         self.train_set, self.eval_set = exp.build_datasets(cfg)
         if len(self.eval_set) < world:
-            raise ValueError(f"{exp.name}: the evaluation set ({len(self.eval_set)} samples) is smaller than "
-                             f"the number of processes ({world})")
+            raise ValueError(
+                f"{exp.name}: the evaluation set ({len(self.eval_set)} samples) is smaller than "
+                f"the number of processes ({world})"
+            )
         self.steps_per_epoch = len(self.train_set) // world // self.local_batch
         if self.steps_per_epoch == 0:
-            raise ConfigError(f"config batch_size={cfg.batch_size}: larger than the training set "
-                              f"({len(self.train_set)} samples)")
+            raise ConfigError(
+                f"config batch_size={cfg.batch_size}: larger than the training set "
+                f"({len(self.train_set)} samples)"
+            )
         self.total_steps = cfg.max_steps or cfg.epochs * self.steps_per_epoch
 
         _seed_everything(cfg.seed)  # the same initial weights on every process and in every run
@@ -215,9 +250,15 @@ class _Run:
         self.last_train: dict[str, float] = {}
         if checkpoint is not None:
             self._restore(checkpoint)
-        self.ddp = (DistributedDataParallel(self.model, device_ids=[device.index] if device.type == "cuda" else None,
-                                            find_unused_parameters=exp.find_unused_parameters(cfg))
-                    if dist.enabled else self.model)
+        self.ddp = (
+            DistributedDataParallel(
+                self.model,
+                device_ids=[device.index] if device.type == "cuda" else None,
+                find_unused_parameters=exp.find_unused_parameters(cfg),
+            )
+            if dist.enabled
+            else self.model
+        )
         self.checkpoint_path = out_dir / "checkpoints" / CHECKPOINT_NAME
         if dist.is_main:
             self._prepare_out_dir(resumed=checkpoint is not None)
@@ -233,7 +274,9 @@ class _Run:
             self.optimizer.load_state_dict(ckpt["optimizer"])
             self.scheduler.load_state_dict(ckpt["scheduler"])
         except (RuntimeError, ValueError, KeyError) as e:
-            raise CheckpointError(f"checkpoint does not fit experiment {self.exp.name!r} with its config: {e}") from e
+            raise CheckpointError(
+                f"checkpoint does not fit experiment {self.exp.name!r} with its config: {e}"
+            ) from e
         self.step, self.epoch, self.batch_in_epoch = ckpt["step"], ckpt["epoch"], ckpt["batch_in_epoch"]
         self.elapsed = float(ckpt.get("elapsed_s", 0.0))
         self.last_eval = dict(ckpt.get("last_eval", {}))
@@ -245,22 +288,29 @@ class _Run:
         else:
             # The per-process streams cannot be mapped onto another process count; the run continues
             # correctly but no longer bit-equal to one that kept its process count.
-            warnings.warn(f"checkpoint was written by {len(states)} processes, resuming with "
-                          f"{self.dist.world_size}: random streams are reseeded", stacklevel=2)
+            warnings.warn(
+                f"checkpoint was written by {len(states)} processes, resuming with "
+                f"{self.dist.world_size}: random streams are reseeded",
+                stacklevel=2,
+            )
             self._seed_process(self.step)
 
     def _prepare_out_dir(self, resumed: bool) -> None:
         if not resumed and self.checkpoint_path.exists():
-            raise ConfigError(f"{self.out_dir} already holds a run; continue it with --resume or choose "
-                              f"another --out")
+            raise ConfigError(
+                f"{self.out_dir} already holds a run; continue it with --resume or choose another --out"
+            )
         self.out_dir.mkdir(parents=True, exist_ok=True)
         save_config(self.cfg, self.out_dir / f"config.{self.config_format}")
         log = self.out_dir / "metrics.jsonl"
         kept = []
         if resumed and log.exists():
             # Lines past the checkpoint were written by the interrupted run and are about to be redone.
-            kept = [line for line in log.read_text().splitlines()
-                    if line.strip() and json.loads(line).get("step", 0) <= self.step]
+            kept = [
+                line
+                for line in log.read_text().splitlines()
+                if line.strip() and json.loads(line).get("step", 0) <= self.step
+            ]
         log.write_text("".join(line + "\n" for line in kept))
 
     def _log(self, record: dict[str, Any]) -> None:
@@ -272,10 +322,16 @@ class _Run:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
 
     def _loader(self) -> DataLoader:
-        sampler = DistributedSampler(self.train_set, num_replicas=self.dist.world_size, rank=self.dist.rank,
-                                     shuffle=True, seed=self.cfg.seed, drop_last=True)
+        sampler = DistributedSampler(
+            self.train_set,
+            num_replicas=self.dist.world_size,
+            rank=self.dist.rank,
+            shuffle=True,
+            seed=self.cfg.seed,
+            drop_last=True,
+        )
         sampler.set_epoch(self.epoch)
-        batches = list(BatchSampler(sampler, self.local_batch, drop_last=True))[self.batch_in_epoch:]
+        batches = list(BatchSampler(sampler, self.local_batch, drop_last=True))[self.batch_in_epoch :]
         # Its own generator: a DataLoader draws a base seed each time it starts an iterator, which
         # would otherwise come from torch's global RNG and differ between resumed and straight runs.
         return DataLoader(self.train_set, batch_sampler=batches, generator=torch.Generator())
@@ -283,8 +339,12 @@ class _Run:
     def evaluate(self) -> dict[str, float]:
         self.model.eval()
         shard = Subset(self.eval_set, range(self.dist.rank, len(self.eval_set), self.dist.world_size))
-        ctx = StepContext(self.cfg, self.device, torch.Generator(device=self.device).manual_seed(self.cfg.seed),
-                          training=False)
+        ctx = StepContext(
+            self.cfg,
+            self.device,
+            torch.Generator(device=self.device).manual_seed(self.cfg.seed),
+            training=False,
+        )
         means = _Means()
         with torch.no_grad(), self._autocast():
             for batch in DataLoader(shard, batch_size=self.local_batch):
@@ -293,24 +353,41 @@ class _Run:
         return means.reduce(self.dist, self.device)
 
     def _save_checkpoint(self) -> None:
-        states = self.dist.gather_to_main({"rng": capture_rng(self.generator),
-                                           "pending_metrics": self.pending.state()})
+        states = self.dist.gather_to_main(
+            {"rng": capture_rng(self.generator), "pending_metrics": self.pending.state()}
+        )
         if self.dist.is_main:
-            save_checkpoint({
-                "experiment": self.exp.name, "config": config_to_dict(self.cfg), "step": self.step,
-                "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch, "world_size": self.dist.world_size,
-                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "processes": states, "elapsed_s": self.elapsed,
-                "last_eval": self.last_eval,
-            }, self.checkpoint_path)
+            save_checkpoint(
+                {
+                    "experiment": self.exp.name,
+                    "config": config_to_dict(self.cfg),
+                    "step": self.step,
+                    "epoch": self.epoch,
+                    "batch_in_epoch": self.batch_in_epoch,
+                    "world_size": self.dist.world_size,
+                    "model": self.model.state_dict(),
+                    "optimizer": self.optimizer.state_dict(),
+                    "scheduler": self.scheduler.state_dict(),
+                    "processes": states,
+                    "elapsed_s": self.elapsed,
+                    "last_eval": self.last_eval,
+                },
+                self.checkpoint_path,
+            )
 
     def run(self, stop_at_step: int | None) -> TrainResult:
         from tqdm.auto import tqdm
 
         cfg = self.cfg
         ctx = StepContext(cfg, self.device, self.generator, training=True)
-        bar = tqdm(total=self.total_steps, initial=self.step, desc=self.exp.name, unit="step", dynamic_ncols=True,
-                   disable=not (self.progress and self.dist.is_main))
+        bar = tqdm(
+            total=self.total_steps,
+            initial=self.step,
+            desc=self.exp.name,
+            unit="step",
+            dynamic_ncols=True,
+            disable=not (self.progress and self.dist.is_main),
+        )
         started = time.perf_counter() - self.elapsed
         eval_step = -1
         stopped = interrupted = False
@@ -335,8 +412,15 @@ class _Run:
                     if self.step % cfg.log_every == 0 or self.step == self.total_steps:
                         self.last_train = self.pending.reduce(self.dist, self.device)
                         self.pending = _Means()
-                        self._log({"step": self.step, "epoch": self.epoch, "split": "train",
-                                   "lr": self.scheduler.get_last_lr()[0], **self.last_train})
+                        self._log(
+                            {
+                                "step": self.step,
+                                "epoch": self.epoch,
+                                "split": "train",
+                                "lr": self.scheduler.get_last_lr()[0],
+                                **self.last_train,
+                            }
+                        )
                         bar.set_postfix(_postfix(self.last_train, self.last_eval), refresh=False)
                     if self.batch_in_epoch == self.steps_per_epoch:
                         if cfg.eval_every and (self.epoch + 1) % cfg.eval_every == 0:
@@ -357,8 +441,14 @@ class _Run:
                         break
 
         status = "completed" if self.step >= self.total_steps else "interrupted" if interrupted else "stopped"
-        result = TrainResult(status, self.step, self.epoch, {"train": self.last_train, "eval": self.last_eval},
-                             self.out_dir if self.dist.is_main else None, self.model)
+        result = TrainResult(
+            status,
+            self.step,
+            self.epoch,
+            {"train": self.last_train, "eval": self.last_eval},
+            self.out_dir if self.dist.is_main else None,
+            self.model,
+        )
         if self.dist.is_main:
             self._report(result)
         self.dist.barrier()
@@ -379,15 +469,27 @@ class _Run:
     def _report(self, result: TrainResult) -> None:
         summary = " ".join(f"{k}={v:.4g}" for k, v in self.last_eval.items())
         if result.status == "completed":
-            results = {"experiment": self.exp.name, "status": result.status, "step": self.step,
-                       "epoch": self.epoch, "world_size": self.dist.world_size, "seed": self.cfg.seed,
-                       "elapsed_s": round(self.elapsed, 3), **result.metrics,
-                       "checkpoint": str(self.checkpoint_path)}
+            results = {
+                "experiment": self.exp.name,
+                "status": result.status,
+                "step": self.step,
+                "epoch": self.epoch,
+                "world_size": self.dist.world_size,
+                "seed": self.cfg.seed,
+                "elapsed_s": round(self.elapsed, 3),
+                **result.metrics,
+                "checkpoint": str(self.checkpoint_path),
+            }
             (self.out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-            print(f"{self.exp.name}: {self.step} steps in {self.elapsed:.1f} s, eval {summary} -> {self.out_dir}")
+            print(
+                f"{self.exp.name}: {self.step} steps in {self.elapsed:.1f} s, "
+                f"eval {summary} -> {self.out_dir}"
+            )
         else:
-            print(f"{self.exp.name}: stopped at step {self.step}/{self.total_steps}; continue with "
-                  f"`hnn-fast train {self.exp.name} --resume {self.out_dir}`")
+            print(
+                f"{self.exp.name}: stopped at step {self.step}/{self.total_steps}; continue with "
+                f"`hnn-fast train {self.exp.name} --resume {self.out_dir}`"
+            )
 
 
 def _postfix(train: Mapping[str, float], evaluation: Mapping[str, float]) -> dict[str, str]:

@@ -78,8 +78,17 @@ class Experiment(abc.ABC):
         loss, metrics = self.train_step(model, batch, ctx)
         return {"loss": loss, **metrics}
 
-    def run_phases(self, config: TrainConfig | None, *, overrides: Sequence[str], out_dir: Path | None,
-                   resume: Path | None, stop_at_step: int | None, progress: bool, config_format: str) -> Any:
+    def run_phases(
+        self,
+        config: TrainConfig | None,
+        *,
+        overrides: Sequence[str],
+        out_dir: Path | None,
+        resume: Path | None,
+        stop_at_step: int | None,
+        progress: bool,
+        config_format: str,
+    ) -> Any:
         """A phased experiment's whole run, with train()'s arguments (out_dir None: the default run
         directory is the experiment's to choose); returns a hnn_fast.train.TrainResult. Each phase is
         meant to be one call of train() on an unregistered Experiment in a subdirectory of out_dir,
@@ -98,8 +107,9 @@ class Experiment(abc.ABC):
         opt = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
         return opt(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
-    def build_scheduler(self, optimizer: torch.optim.Optimizer, cfg: TrainConfig,
-                        total_steps: int) -> torch.optim.lr_scheduler.LRScheduler:
+    def build_scheduler(
+        self, optimizer: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int
+    ) -> torch.optim.lr_scheduler.LRScheduler:
         """Stepped once per optimiser step."""
         if cfg.scheduler == "cosine":
             return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))
@@ -132,5 +142,7 @@ def get_experiment(name: str) -> Experiment:
     if name not in _REGISTRY and name in networks.EXPERIMENTS:
         register(networks.load(networks.EXPERIMENTS[name]))
     if name not in _REGISTRY:
-        raise ConfigError(f"unknown experiment {name!r}; registered: {', '.join(experiment_names()) or 'none'}")
+        raise ConfigError(
+            f"unknown experiment {name!r}; registered: {', '.join(experiment_names()) or 'none'}"
+        )
     return _REGISTRY[name]

@@ -1,1 +1,2 @@
-"""The hybrid modulation network (HMN): continual learning by threshold modulation; README.md beside this file."""
+"""The hybrid modulation network (HMN): continual learning by threshold modulation.
+README.md beside this file."""

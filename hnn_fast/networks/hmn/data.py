@@ -57,7 +57,11 @@ class PermutedTaskGroups:
             raise ValueError(
                 f"need 2 <= block_min <= block_max <= n_inputs, got {block_min}, {block_max}, {n_inputs}"
             )
-        self.n_groups, self.tasks_per_group, self.n_inputs = int(n_groups), int(tasks_per_group), int(n_inputs)
+        self.n_groups, self.tasks_per_group, self.n_inputs = (
+            int(n_groups),
+            int(tasks_per_group),
+            int(n_inputs),
+        )
         rng = np.random.default_rng(seed)
         n_tasks = self.n_groups * self.tasks_per_group
         self.permutations = np.empty((n_tasks, self.n_inputs), dtype=np.int64)

@@ -35,12 +35,27 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from .model import (MODULATIONS, N_INPUTS, ANNBranch, HMNModulator, SpikingBranch, similarity_loss,
-                           task_modulation)
 from ...reference import SURROGATE_ALPHA
 from ...train.checkpoint import load_checkpoint, save_checkpoint
-from ...train.config import ConfigError, TrainConfig, apply_overrides, config_from_dict, load_config_file, param, save_config
+from ...train.config import (
+    ConfigError,
+    TrainConfig,
+    apply_overrides,
+    config_from_dict,
+    load_config_file,
+    param,
+    save_config,
+)
 from ...train.registry import Experiment, StepContext
+from .model import (
+    MODULATIONS,
+    N_INPUTS,
+    ANNBranch,
+    HMNModulator,
+    SpikingBranch,
+    similarity_loss,
+    task_modulation,
+)
 
 METHODS = ("hmn", "snn", "ewc", "hmn+ewc", "ann-only", "snn-only")
 WITH_EWC = ("ewc", "hmn+ewc")
@@ -52,47 +67,70 @@ BACKBONE = {"hmn": "ann", "hmn+ewc": "ann", "ann-only": "ann", "snn-only": "spik
 class HMNConfig(TrainConfig):
     epochs: int = param(10, "stage 2: passes over each task's training set", min=1)
     lr: float = param(1e-3, "stage 2: learning rate of the branch", gt=0)
-    methods: str = param("hmn,snn,ewc,hmn+ewc,ann-only,snn-only", "comma-separated methods to run: hmn "
-                         "(modulated branch), snn (plain branch), ewc (plain branch + EWC), hmn+ewc (modulated "
-                         "branch + EWC), ann-only (ANN backbone modulating an ANN branch), snn-only (spiking "
-                         "backbone modulating the spiking branch); the last two are the paper's Fig. 3g ablations")
+    methods: str = param(
+        "hmn,snn,ewc,hmn+ewc,ann-only,snn-only",
+        "comma-separated methods to run: hmn "
+        "(modulated branch), snn (plain branch), ewc (plain branch + EWC), hmn+ewc (modulated "
+        "branch + EWC), ann-only (ANN backbone modulating an ANN branch), snn-only (spiking "
+        "backbone modulating the spiking branch); the last two are the paper's Fig. 3g ablations",
+    )
     groups: int = param(175, "groups of similar permuted tasks in all", min=2)
     test_groups: int = param(10, "last groups whose tasks stage 2 learns in sequence", min=1)
-    tasks_per_group: int = param(4, "tasks per group; stage 1 sees the first half of each test group's", min=2)
+    tasks_per_group: int = param(
+        4, "tasks per group; stage 1 sees the first half of each test group's", min=2
+    )
     task_seed: int = param(0, "seed of the task permutations", min=0)
     time_bins: int = param(10, "time steps: the 10 event bins summed in groups (must divide 10)", min=1)
-    train_per_task: int = param(0, "training samples per task (the same digits under each permutation); 0: all",
-                                min=0)
+    train_per_task: int = param(
+        0, "training samples per task (the same digits under each permutation); 0: all", min=0
+    )
     test_per_task: int = param(0, "test samples per task; 0: all", min=0)
     data_limit: int = param(0, "build event-digits from only the first N of the 1,797 digits; 0: all", min=0)
     hidden: int = param(152, "neurons per hidden layer of the spiking branch (2312-H-H-10)", min=1)
     backbone_hidden: int = param(512, "width of the two ANN backbone layers (2312-W-W)", min=1)
     decay: float = param(0.8, "membrane decay of the branch's LIF neurons", min=0, max=1)
     threshold: float = param(0.5, "firing threshold of the branch's LIF neurons", gt=0)
-    surrogate: str = param("rectangle", "surrogate gradient of the branch's spikes",
-                           choices=tuple(SURROGATE_ALPHA))
-    modulation: str = param("threshold", "threshold: a gated-off neuron's threshold rises by v_T (Eq. 19); gate: "
-                            "its spikes are multiplied by 0 (the authors' code)", choices=MODULATIONS)
+    surrogate: str = param(
+        "rectangle", "surrogate gradient of the branch's spikes", choices=tuple(SURROGATE_ALPHA)
+    )
+    modulation: str = param(
+        "threshold",
+        "threshold: a gated-off neuron's threshold rises by v_T (Eq. 19); gate: "
+        "its spikes are multiplied by 0 (the authors' code)",
+        choices=MODULATIONS,
+    )
     v_T: float = param(1e4, "threshold rise of a gated-off neuron (Eq. 19)", gt=0)
-    rescale: bool = param(True, "scale a modulated layer's spikes by H / (neurons on), as inverted dropout (not in "
-                          "the paper)")
+    rescale: bool = param(
+        True, "scale a modulated layer's spikes by H / (neurons on), as inverted dropout (not in the paper)"
+    )
     gate_k: float = param(1.0, "sharpness k of the modulation HUs' sigmoid(k x)", gt=0)
-    gate_binarize: bool = param(True, "stage 1 trains 0/1 gates (Q at 1/2, straight-through gradient) instead of "
-                                "soft sigmoid gates, which saturate and leave neurons unused")
+    gate_binarize: bool = param(
+        True,
+        "stage 1 trains 0/1 gates (Q at 1/2, straight-through gradient) instead of "
+        "soft sigmoid gates, which saturate and leave neurons unused",
+    )
     sim_lambda: float = param(1.0, "lambda of Eq. 14 (reward for similar modulation of similar tasks)", min=0)
     sim_mu: float = param(10.0, "mu of Eq. 14 (weight of the minimum-density term)", min=0)
-    sim_rho: float = param(0.1, "rho of Eq. 14 (minimum mean gate of a sample; the authors' code uses 0.1)",
-                           min=0, max=1)
+    sim_rho: float = param(
+        0.1, "rho of Eq. 14 (minimum mean gate of a sample; the authors' code uses 0.1)", min=0, max=1
+    )
     stage1_epochs: int = param(5, "stage 1: passes over the stage-1 samples", min=1)
     stage1_lr: float = param(1e-3, "stage 1: learning rate of backbone and HUs", gt=0)
     stage1_batch_size: int = param(128, "stage 1: batch size (its pairs of samples form the loss)", min=2)
-    stage1_per_task: int = param(200, "stage 1: training samples per stage-1 task (per task of a group whose "
-                                 "tasks stage 1 all sees)", min=1)
-    stage1_balance: bool = param(True, "stage 1: every group gets the same number of samples (a test group's seen "
-                                 "tasks get more each); off: every task the same")
+    stage1_per_task: int = param(
+        200,
+        "stage 1: training samples per stage-1 task (per task of a group whose tasks stage 1 all sees)",
+        min=1,
+    )
+    stage1_balance: bool = param(
+        True,
+        "stage 1: every group gets the same number of samples (a test group's seen "
+        "tasks get more each); off: every task the same",
+    )
     ewc_lambda: float = param(1e3, "ewc: weight of the quadratic penalty", min=0)
-    fisher_samples: int = param(200, "ewc: training samples of a task whose squared gradients estimate its Fisher "
-                                "information", min=1)
+    fisher_samples: int = param(
+        200, "ewc: training samples of a task whose squared gradients estimate its Fisher information", min=1
+    )
 
 
 def _methods(cfg: HMNConfig) -> list[str]:
@@ -111,8 +149,10 @@ class _Data:
         from .data import PermutedTaskGroups
 
         if cfg.test_groups >= cfg.groups:
-            raise ConfigError(f"config test_groups={cfg.test_groups}: must be < groups ({cfg.groups}), so that "
-                              f"stage 1 has groups of its own")
+            raise ConfigError(
+                f"config test_groups={cfg.test_groups}: must be < groups ({cfg.groups}), so that "
+                f"stage 1 has groups of its own"
+            )
         limit = cfg.data_limit or None
         train, test = EventDigits(True, limit=limit), EventDigits(False, limit=limit)
         self.x_train, self.y_train = self._bin(train.data, cfg, cfg.train_per_task), train.targets
@@ -127,12 +167,13 @@ class _Data:
         first_test = (cfg.groups - cfg.test_groups) * cfg.tasks_per_group
         self.test_tasks = list(range(first_test, len(tasks)))
         half = cfg.tasks_per_group // 2
-        self.stage1_tasks = [t for t in range(len(tasks)) if t < first_test or (t - first_test) % cfg.tasks_per_group
-                             < half]
+        self.stage1_tasks = [
+            t for t in range(len(tasks)) if t < first_test or (t - first_test) % cfg.tasks_per_group < half
+        ]
 
     @staticmethod
     def _bin(data: Tensor, cfg: HMNConfig, per_task: int) -> Tensor:
-        n, bins = data.shape[:2]
+        _n, bins = data.shape[:2]
         if bins % cfg.time_bins:
             raise ConfigError(f"config time_bins={cfg.time_bins}: must divide the {bins} event bins")
         if per_task:
@@ -200,18 +241,30 @@ class _Stage1(Experiment):
         return _modulator(cfg, self.spiking)
 
     def build_datasets(self, cfg: HMNConfig):
-        train, test = ((self.data.x_train, self.data.x_test) if self.spiking
-                       else (self.data.avg_train, self.data.avg_test))
+        train, test = (
+            (self.data.x_train, self.data.x_test)
+            if self.spiking
+            else (self.data.avg_train, self.data.avg_test)
+        )
         per_test = min(len(test), max(1, cfg.stage1_per_task // 4))
-        return (_Stage1Set(train, self.data, cfg.stage1_per_task, cfg.tasks_per_group, cfg.stage1_balance),
-                _Stage1Set(test, self.data, per_test, cfg.tasks_per_group, cfg.stage1_balance))
+        return (
+            _Stage1Set(train, self.data, cfg.stage1_per_task, cfg.tasks_per_group, cfg.stage1_balance),
+            _Stage1Set(test, self.data, per_test, cfg.tasks_per_group, cfg.stage1_balance),
+        )
 
     def train_step(self, model: nn.Module, batch: Any, ctx: StepContext):
         x, tasks, groups = batch
         gates = model(x.transpose(0, 1) if self.spiking else x)
         cfg = ctx.cfg
-        loss = similarity_loss([g.float() for g in gates], tasks, groups, self.data.similarity.to(x.device),
-                               lam=cfg.sim_lambda, mu=cfg.sim_mu, rho=cfg.sim_rho)
+        loss = similarity_loss(
+            [g.float() for g in gates],
+            tasks,
+            groups,
+            self.data.similarity.to(x.device),
+            lam=cfg.sim_lambda,
+            mu=cfg.sim_mu,
+            rho=cfg.sim_rho,
+        )
         return loss, {"gate_mean": torch.stack([g.detach().float().mean() for g in gates]).mean()}
 
 
@@ -230,8 +283,14 @@ class _EWC:
         terms = [(self.fisher[k] * (params[k] - self.anchor[k]) ** 2).sum() for k in self.fisher]
         return 0.5 * self.strength * torch.stack(terms).sum()
 
-    def consolidate(self, model: nn.Module, dataset: Dataset, n: int, device: torch.device,
-                    modulation: list[Tensor] | None = None) -> None:
+    def consolidate(
+        self,
+        model: nn.Module,
+        dataset: Dataset,
+        n: int,
+        device: torch.device,
+        modulation: list[Tensor] | None = None,
+    ) -> None:
         """Adds the task's empirical Fisher (squared per-sample gradients of the log-likelihood of the
         first n samples under the task's modulation, deterministic so that a resumed run recomputes
         the same) and re-anchors."""
@@ -259,8 +318,16 @@ class _BranchTask(Experiment):
 
     config_class = HMNConfig
 
-    def __init__(self, name: str, data: _Data, task: int, modulation: list[Tensor] | None,
-                 init: dict[str, Tensor] | None, ewc: _EWC | None, ann: bool = False):
+    def __init__(
+        self,
+        name: str,
+        data: _Data,
+        task: int,
+        modulation: list[Tensor] | None,
+        init: dict[str, Tensor] | None,
+        ewc: _EWC | None,
+        ann: bool = False,
+    ):
         self.name, self.data, self.task = name, data, task
         self.modulation, self.init, self.ewc, self.ann = modulation, init, ewc, ann
 
@@ -272,8 +339,10 @@ class _BranchTask(Experiment):
 
     def build_datasets(self, cfg: HMNConfig):
         perm = self.data.perms[self.task]
-        return (_TaskSet(self.data.x_train, self.data.y_train, perm),
-                _TaskSet(self.data.x_test, self.data.y_test, perm))
+        return (
+            _TaskSet(self.data.x_train, self.data.y_train, perm),
+            _TaskSet(self.data.x_test, self.data.y_test, perm),
+        )
 
     def train_step(self, model: nn.Module, batch: Any, ctx: StepContext):
         x, y = batch
@@ -289,21 +358,40 @@ class _BranchTask(Experiment):
 
 
 def _modulator(cfg: HMNConfig, spiking: bool = False) -> HMNModulator:
-    return HMNModulator(N_INPUTS, (cfg.backbone_hidden,) * 2, (cfg.hidden,) * 2, k=cfg.gate_k,
-                        binarize=cfg.gate_binarize, spiking=spiking)
+    return HMNModulator(
+        N_INPUTS,
+        (cfg.backbone_hidden,) * 2,
+        (cfg.hidden,) * 2,
+        k=cfg.gate_k,
+        binarize=cfg.gate_binarize,
+        spiking=spiking,
+    )
 
 
 def _branch(cfg: HMNConfig, ann: bool = False) -> SpikingBranch | ANNBranch:
     if ann:
         return ANNBranch(N_INPUTS, (cfg.hidden,) * 2, 10, rescale=cfg.rescale)
-    return SpikingBranch(N_INPUTS, (cfg.hidden,) * 2, 10, decay=cfg.decay, threshold=cfg.threshold,
-                         surrogate=cfg.surrogate, modulation=cfg.modulation, v_T=cfg.v_T,
-                         rescale=cfg.rescale)
+    return SpikingBranch(
+        N_INPUTS,
+        (cfg.hidden,) * 2,
+        10,
+        decay=cfg.decay,
+        threshold=cfg.threshold,
+        surrogate=cfg.surrogate,
+        modulation=cfg.modulation,
+        v_T=cfg.v_T,
+        rescale=cfg.rescale,
+    )
 
 
 @torch.no_grad()
-def _accuracy(model: SpikingBranch | ANNBranch, dataset: _TaskSet, modulation: list[Tensor] | None, batch_size: int,
-              device: torch.device) -> float:
+def _accuracy(
+    model: SpikingBranch | ANNBranch,
+    dataset: _TaskSet,
+    modulation: list[Tensor] | None,
+    batch_size: int,
+    device: torch.device,
+) -> float:
     model.eval()
     correct = 0
     mod = None if modulation is None else [m.to(device) for m in modulation]
@@ -327,8 +415,12 @@ def _similarity_stats(vectors: Tensor, groups: Tensor, seen: Tensor) -> dict[str
     def mean(mask: Tensor) -> float | None:
         return float(cos[mask].mean()) if mask.any() else None
 
-    return {"within_group": mean(same & distinct), "across_group": mean(~same),
-            "within_group_unseen": mean(same & distinct & unseen), "across_group_unseen": mean(~same & unseen)}
+    return {
+        "within_group": mean(same & distinct),
+        "across_group": mean(~same),
+        "within_group_unseen": mean(same & distinct & unseen),
+        "across_group_unseen": mean(~same & unseen),
+    }
 
 
 class HMN(Experiment):
@@ -338,8 +430,16 @@ class HMN(Experiment):
     phased = True
     # 5 test groups of 4 tasks, all 1,437 training digits per task (fewer make the plain branch forget
     # too little to tell the methods apart), 5 time steps.
-    quick = {"groups": 15, "test_groups": 5, "test_per_task": 0, "time_bins": 5, "epochs": 10,
-             "stage1_epochs": 5, "stage1_per_task": 300, "fisher_samples": 100}
+    quick = {
+        "groups": 15,
+        "test_groups": 5,
+        "test_per_task": 0,
+        "time_bins": 5,
+        "epochs": 10,
+        "stage1_epochs": 5,
+        "stage1_per_task": 300,
+        "fisher_samples": 100,
+    }
 
     # The loop never calls these for a phased experiment; its phases are _Stage1 and _BranchTask.
     def build_model(self, cfg: TrainConfig) -> nn.Module:
@@ -371,7 +471,9 @@ class HMN(Experiment):
         if out_dir is None:
             out_dir = Path("runs") / f"hmn-{time.strftime('%Y%m%d-%H%M%S')}"
         if resume is None and any((out_dir / f"config.{ext}").exists() for ext in ("json", "yaml")):
-            raise ConfigError(f"{out_dir} already holds a run; continue it with --resume or choose another --out")
+            raise ConfigError(
+                f"{out_dir} already holds a run; continue it with --resume or choose another --out"
+            )
 
         device = _resolve_device(cfg.device)
         dist = Distributed(device.type)  # held across phases, so the process group outlives each phase's loop
@@ -396,8 +498,16 @@ def _drop_optimizer_moments(path: Path) -> None:
 
 
 class _PhaseRunner:
-    def __init__(self, cfg: HMNConfig, out_dir: Path, stop_at_step: int | None, progress: bool,
-                 config_format: str, dist: Any, device: torch.device):
+    def __init__(
+        self,
+        cfg: HMNConfig,
+        out_dir: Path,
+        stop_at_step: int | None,
+        progress: bool,
+        config_format: str,
+        dist: Any,
+        device: torch.device,
+    ):
         self.cfg, self.out_dir, self.stop_at_step, self.device = cfg, out_dir, stop_at_step, device
         self.progress, self.config_format, self.dist = progress, config_format, dist
         self.steps = 0
@@ -418,8 +528,15 @@ class _PhaseRunner:
         stop = None if self.stop_at_step is None else self.stop_at_step - self.steps
         if stop is not None and stop < 1:
             return "stopped", None
-        result = train(exp, cfg, out_dir=directory, resume=directory if checkpoint.exists() else None,
-                       stop_at_step=stop, progress=self.progress, config_format=self.config_format)
+        result = train(
+            exp,
+            cfg,
+            out_dir=directory,
+            resume=directory if checkpoint.exists() else None,
+            stop_at_step=stop,
+            progress=self.progress,
+            config_format=self.config_format,
+        )
         self.steps += result.step
         if result.status == "completed" and self.dist.is_main:
             _drop_optimizer_moments(checkpoint)
@@ -431,8 +548,9 @@ class _PhaseRunner:
         device = self.device
         modulations: dict[str, dict[int, list[Tensor]]] = {}
         modulators: dict[str, nn.Module] = {}
-        stage1_cfg = replace(cfg, epochs=cfg.stage1_epochs, lr=cfg.stage1_lr, batch_size=cfg.stage1_batch_size,
-                             eval_every=0)
+        stage1_cfg = replace(
+            cfg, epochs=cfg.stage1_epochs, lr=cfg.stage1_lr, batch_size=cfg.stage1_batch_size, eval_every=0
+        )
         for backbone, directory in (("ann", "stage1"), ("spiking", "stage1-snn")):
             if not any(BACKBONE.get(m) == backbone for m in methods):
                 continue
@@ -445,12 +563,15 @@ class _PhaseRunner:
             modulations[backbone] = {}
             for task in data.test_tasks:
                 perm = data.perms[task]
-                batches = (inputs[i: i + cfg.batch_size][..., perm].to(device) for i in range(0, len(inputs),
-                                                                                           cfg.batch_size))
+                batches = (
+                    inputs[i : i + cfg.batch_size][..., perm].to(device)
+                    for i in range(0, len(inputs), cfg.batch_size)
+                )
                 if spiking:
                     batches = (x.transpose(0, 1) for x in batches)
-                modulations[backbone][task] = [self._same_on_all_ranks(m).cpu()
-                                               for m in task_modulation(modulator, batches)]
+                modulations[backbone][task] = [
+                    self._same_on_all_ranks(m).cpu() for m in task_modulation(modulator, batches)
+                ]
 
         branch_cfg = replace(cfg, eval_every=0)
         n = len(data.test_tasks)
@@ -463,7 +584,9 @@ class _PhaseRunner:
             vectors = modulations[BACKBONE[method]] if method in BACKBONE else {}
             for k, task in enumerate(data.test_tasks):
                 mod = vectors.get(task)
-                exp = _BranchTask(f"hmn-{method}-task{k:02d}", data, task, mod, state, ewc, ann=method == "ann-only")
+                exp = _BranchTask(
+                    f"hmn-{method}-task{k:02d}", data, task, mod, state, ewc, ann=method == "ann-only"
+                )
                 status, model = self.phase(exp, branch_cfg, out / method / f"task_{k:02d}")
                 if status != "completed":
                     return self._stopped(status, result_class)
@@ -477,9 +600,13 @@ class _PhaseRunner:
                     matrix[k][j] = _accuracy(model, testset, vectors.get(t), cfg.batch_size, device)
             finals[method] = model
             curve = [float(np.mean(row[: k + 1])) for k, row in enumerate(matrix)]
-            record[method] = {"accuracy_matrix": matrix, "mean_accuracy": curve, "final_mean_accuracy": curve[-1],
-                              "first_task_final_accuracy": matrix[-1][0],
-                              "just_learned_accuracy": float(np.mean([matrix[k][k] for k in range(n)]))}
+            record[method] = {
+                "accuracy_matrix": matrix,
+                "mean_accuracy": curve,
+                "final_mean_accuracy": curve[-1],
+                "first_task_final_accuracy": matrix[-1][0],
+                "just_learned_accuracy": float(np.mean([matrix[k][k] for k in range(n)])),
+            }
 
         results = self._results(data, methods, record, modulations)
         if self.dist.is_main:
@@ -491,8 +618,14 @@ class _PhaseRunner:
         for backbone, modulator in modulators.items():
             models["modulator" if backbone == "ann" else "modulator_spiking"] = modulator
         metrics = {f"{m}_final_mean_accuracy": record[m]["final_mean_accuracy"] for m in methods}
-        return result_class("completed", self.steps, 0, {"train": {}, "eval": metrics},
-                            out if self.dist.is_main else None, models)
+        return result_class(
+            "completed",
+            self.steps,
+            0,
+            {"train": {}, "eval": metrics},
+            out if self.dist.is_main else None,
+            models,
+        )
 
     def _same_on_all_ranks(self, t: Tensor) -> Tensor:
         # A gate within rounding of 1/2 could binarise differently on two GPUs; rank 0's vector wins.
@@ -502,12 +635,19 @@ class _PhaseRunner:
 
     def _stopped(self, status: str, result_class: Any) -> Any:
         if self.dist.is_main:
-            print(f"hmn: {status} at step {self.steps} (all phases); continue with "
-                  f"`hnn-fast train hmn --resume {self.out_dir}`")
+            print(
+                f"hmn: {status} at step {self.steps} (all phases); continue with "
+                f"`hnn-fast train hmn --resume {self.out_dir}`"
+            )
         return result_class(status, self.steps, 0, {}, self.out_dir if self.dist.is_main else None, None)
 
-    def _results(self, data: _Data, methods: list[str], record: dict[str, Any],
-                 modulations: dict[str, dict[int, list[Tensor]]]) -> dict[str, Any]:
+    def _results(
+        self,
+        data: _Data,
+        methods: list[str],
+        record: dict[str, Any],
+        modulations: dict[str, dict[int, list[Tensor]]],
+    ) -> dict[str, Any]:
         cfg = self.cfg
         tasks = data.test_tasks
         seen = torch.tensor([t in set(data.stage1_tasks) for t in tasks])
@@ -516,11 +656,19 @@ class _PhaseRunner:
         distinct = ~torch.eye(len(tasks), dtype=torch.bool)
         same = groups[:, None] == groups[None, :]
         results: dict[str, Any] = {
-            "experiment": "hmn", "status": "completed", "steps": self.steps, "world_size": self.dist.world_size,
-            "elapsed_s": round(time.perf_counter() - self.started, 1), "config": {**vars(cfg)},
-            "test_tasks": tasks, "test_task_groups": groups.tolist(), "seen_in_stage1": seen.tolist(),
-            "task_similarity": {"within_group": float(sim_ta[same & distinct].mean()),
-                                "across_group": float(sim_ta[~same].mean())},
+            "experiment": "hmn",
+            "status": "completed",
+            "steps": self.steps,
+            "world_size": self.dist.world_size,
+            "elapsed_s": round(time.perf_counter() - self.started, 1),
+            "config": {**vars(cfg)},
+            "test_tasks": tasks,
+            "test_task_groups": groups.tolist(),
+            "seen_in_stage1": seen.tolist(),
+            "task_similarity": {
+                "within_group": float(sim_ta[same & distinct].mean()),
+                "across_group": float(sim_ta[~same].mean()),
+            },
             "methods": record,
         }
         for backbone, by_task in modulations.items():
@@ -528,8 +676,9 @@ class _PhaseRunner:
             results["modulation" if backbone == "ann" else "modulation_spiking_backbone"] = {
                 "similarity": _similarity_stats(vectors, groups, seen),
                 "density": float(vectors.mean()),
-                "similarity_matrix": (F.normalize(vectors, dim=1, eps=1e-8)
-                                      @ F.normalize(vectors, dim=1, eps=1e-8).T).tolist(),
+                "similarity_matrix": (
+                    F.normalize(vectors, dim=1, eps=1e-8) @ F.normalize(vectors, dim=1, eps=1e-8).T
+                ).tolist(),
             }
         return results
 
@@ -545,8 +694,14 @@ def _plot(results: dict[str, Any], path: Path) -> None:
     has_matrix = modulation is not None
     fig, axes = plt.subplots(1, 2 if has_matrix else 1, figsize=(11 if has_matrix else 6, 4.2), squeeze=False)
     ax = axes[0, 0]
-    labels = {"hmn": "HMN", "snn": "SNN", "ewc": "SNN + EWC", "hmn+ewc": "HMN + EWC", "ann-only": "ANN-only",
-              "snn-only": "SNN-only"}
+    labels = {
+        "hmn": "HMN",
+        "snn": "SNN",
+        "ewc": "SNN + EWC",
+        "hmn+ewc": "HMN + EWC",
+        "ann-only": "ANN-only",
+        "snn-only": "SNN-only",
+    }
     for method, rec in results["methods"].items():
         curve = rec["mean_accuracy"]
         ax.plot(range(1, len(curve) + 1), curve, marker="o", ms=3, label=labels.get(method, method))

@@ -19,6 +19,7 @@ use for a task.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 
 import torch
@@ -42,12 +43,20 @@ class HMNModulator(nn.Module):
     pre-activations stay near the threshold, and the loss can still move a neuron from a crowded
     group to an unused one (measured in the README's HMN section)."""
 
-    def __init__(self, n_inputs: int = N_INPUTS, hidden: Sequence[int] = (512, 512),
-                 branch_hidden: Sequence[int] = (152, 152), k: float = 1.0, binarize: bool = False,
-                 spiking: bool = False):
+    def __init__(
+        self,
+        n_inputs: int = N_INPUTS,
+        hidden: Sequence[int] = (512, 512),
+        branch_hidden: Sequence[int] = (152, 152),
+        k: float = 1.0,
+        binarize: bool = False,
+        spiking: bool = False,
+    ):
         super().__init__()
         if not hidden or not branch_hidden:
-            raise ValueError(f"hidden and branch_hidden need at least one layer, got {hidden!r}, {branch_hidden!r}")
+            raise ValueError(
+                f"hidden and branch_hidden need at least one layer, got {hidden!r}, {branch_hidden!r}"
+            )
         self.spiking = bool(spiking)
         layers: list[nn.Module] = []
         width = n_inputs
@@ -67,8 +76,16 @@ class HMNModulator(nn.Module):
         return [head(features) for head in self.heads]
 
 
-def similarity_loss(gates: Sequence[Tensor], tasks: Tensor, groups: Tensor, task_similarity: Tensor, *,
-                    lam: float = 1.0, mu: float = 10.0, rho: float = 0.1) -> Tensor:
+def similarity_loss(
+    gates: Sequence[Tensor],
+    tasks: Tensor,
+    groups: Tensor,
+    task_similarity: Tensor,
+    *,
+    lam: float = 1.0,
+    mu: float = 10.0,
+    rho: float = 0.1,
+) -> Tensor:
     """Eq. 14 over all pairs of distinct samples of a batch, summed over the heads.
 
     gates: per head, [B, H] gates in [0, 1]. tasks, groups: [B] task and group index of each sample.
@@ -128,16 +145,26 @@ class SpikingBranch(nn.Module):
     a branch using 10 % of its neurons starts with tiny logits and learns several times slower).
     """
 
-    def __init__(self, n_inputs: int = N_INPUTS, hidden: Sequence[int] = (152, 152), classes: int = 10, *,
-                 decay: float = 0.8, threshold: float = 1.0, surrogate: str = "rectangle",
-                 modulation: str = "threshold", v_T: float = 1e4, rescale: bool = True):
+    def __init__(
+        self,
+        n_inputs: int = N_INPUTS,
+        hidden: Sequence[int] = (152, 152),
+        classes: int = 10,
+        *,
+        decay: float = 0.8,
+        threshold: float = 1.0,
+        surrogate: str = "rectangle",
+        modulation: str = "threshold",
+        v_T: float = 1e4,
+        rescale: bool = True,
+    ):
         super().__init__()
         if modulation not in MODULATIONS:
             raise ValueError(f"modulation must be one of {MODULATIONS}, got {modulation!r}")
         if v_T <= 0:
             raise ValueError(f"v_T must be > 0, got {v_T}")
         widths = [n_inputs, *hidden]
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(widths))
         self.neurons = nn.ModuleList(hnn.LIF(decay, threshold, surrogate=surrogate) for _ in hidden)
         self.readout = nn.Linear(widths[-1], classes)
         self.threshold, self.modulation, self.v_T = float(threshold), modulation, float(v_T)
@@ -145,8 +172,9 @@ class SpikingBranch(nn.Module):
 
     def forward(self, x: Tensor, modulation: Sequence[Tensor] | None = None) -> Tensor:
         if modulation is not None and len(modulation) != len(self.layers):
-            raise ValueError(f"modulation needs one vector per hidden layer ({len(self.layers)}), "
-                             f"got {len(modulation)}")
+            raise ValueError(
+                f"modulation needs one vector per hidden layer ({len(self.layers)}), got {len(modulation)}"
+            )
         h = x
         for i, (layer, lif) in enumerate(zip(self.layers, self.neurons)):
             current = layer(h)
@@ -176,18 +204,25 @@ class ANNBranch(nn.Module):
     layer's activations (a ReLU whose threshold is raised out of reach outputs 0 and passes no
     gradient), rescaled as in SpikingBranch."""
 
-    def __init__(self, n_inputs: int = N_INPUTS, hidden: Sequence[int] = (152, 152), classes: int = 10, *,
-                 rescale: bool = True):
+    def __init__(
+        self,
+        n_inputs: int = N_INPUTS,
+        hidden: Sequence[int] = (152, 152),
+        classes: int = 10,
+        *,
+        rescale: bool = True,
+    ):
         super().__init__()
         widths = [n_inputs, *hidden]
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(widths))
         self.readout = nn.Linear(widths[-1], classes)
         self.rescale = bool(rescale)
 
     def forward(self, x: Tensor, modulation: Sequence[Tensor] | None = None) -> Tensor:
         if modulation is not None and len(modulation) != len(self.layers):
-            raise ValueError(f"modulation needs one vector per hidden layer ({len(self.layers)}), "
-                             f"got {len(modulation)}")
+            raise ValueError(
+                f"modulation needs one vector per hidden layer ({len(self.layers)}), got {len(modulation)}"
+            )
         h = x.mean(0)
         for i, layer in enumerate(self.layers):
             h = F.relu(layer(h))

@@ -34,8 +34,9 @@ def reasoner(device: torch.device, dtype: torch.dtype, preset: str) -> ModelCase
     scenes = generate_scenes(videos, seed=0)
     items, _ = items_of(generate_questions(scenes, per_scene=8, seed=0), scenes)
     model = _ReasonerStep([World(s) for s in scenes])
-    return ModelCase(model, ([it.program for it in items], [it.scene for it in items]), None, None,
-                     trainable=False)
+    return ModelCase(
+        model, ([it.program for it in items], [it.scene for it in items]), None, None, trainable=False
+    )
 
 
 def collision_hu(device: torch.device, dtype: torch.dtype, preset: str) -> ModelCase:

@@ -35,13 +35,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     hrn = subparsers.add_parser("hrn", help="hybrid reasoning network tools (question generation)")
     hrn_sub = hrn.add_subparsers(dest="hrn_command", required=True)
     mq = hrn_sub.add_parser("make-questions", help="generate CLEVRER-style questions for perceived scenes")
-    mq.add_argument("--scenes", help="perceived scenes (jsonl or jsonl.gz); default: the shared CLEVRER file, "
-                                     "else generated scenes")
+    mq.add_argument(
+        "--scenes",
+        help="perceived scenes (jsonl or jsonl.gz); default: the shared CLEVRER file, else generated scenes",
+    )
     mq.add_argument("--out", required=True, help="questions file to write (CLEVRER layout, JSON)")
     mq.add_argument("--per-scene", type=int, default=8, help="questions per video")
     mq.add_argument("--seed", type=int, default=0)
     mq.add_argument("--limit", type=int, help="only the first N scenes")
-    mq.add_argument("--scene-range", metavar="FIRST-LAST", help="only scenes with these indices, e.g. 10800-10999")
+    mq.add_argument(
+        "--scene-range", metavar="FIRST-LAST", help="only scenes with these indices, e.g. 10800-10999"
+    )
     mq.set_defaults(run=_make_questions)
 
     ev = subparsers.add_parser("eval", help="evaluate a model (hrn: the hybrid reasoning network)")
@@ -49,21 +53,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e = ev_sub.add_parser("hrn", help="spiking reasoner vs symbolic executor, robustness, parallelism")
     e.add_argument("--scenes", help="perceived scenes (jsonl or jsonl.gz); default: the shared CLEVRER file")
     e.add_argument("--questions", required=True, help="questions file (CLEVRER layout)")
-    e.add_argument("--collisions", choices=("given", "learned"), default="given",
-                   help="collisions the reasoner uses: the perceived ones, or the learnable collision HU's")
-    e.add_argument("--collision-model", help="a saved collision HU, or a `hnn-fast train hrn` run or checkpoint "
-                                             f"(default: {_DEFAULT_MODEL.relative_to(_DEFAULT_MODEL.parents[4])} "
-                                             "when present, else a quick training run)")
+    e.add_argument(
+        "--collisions",
+        choices=("given", "learned"),
+        default="given",
+        help="collisions the reasoner uses: the perceived ones, or the learnable collision HU's",
+    )
+    e.add_argument(
+        "--collision-model",
+        help="a saved collision HU, or a `hnn-fast train hrn` run or checkpoint "
+        f"(default: {_DEFAULT_MODEL.relative_to(_DEFAULT_MODEL.parents[4])} "
+        "when present, else a quick training run)",
+    )
     e.add_argument("--out", default="runs/hrn-eval", help="output directory")
-    e.add_argument("--threshold-levels", type=lambda t: _levels(t, "--threshold-levels"),
-                   default=[0, 10, 12.5, 15, 20, 25, 30], help="detector thresholds (image units; 0 = clean)")
-    e.add_argument("--inject-levels", type=lambda t: _levels(t, "--inject-levels"),
-                   default=[0, 0.05, 0.1, 0.2, 0.3], help="spurious-collision rates per pair and world")
+    e.add_argument(
+        "--threshold-levels",
+        type=lambda t: _levels(t, "--threshold-levels"),
+        default=[0, 10, 12.5, 15, 20, 25, 30],
+        help="detector thresholds (image units; 0 = clean)",
+    )
+    e.add_argument(
+        "--inject-levels",
+        type=lambda t: _levels(t, "--inject-levels"),
+        default=[0, 0.05, 0.1, 0.2, 0.3],
+        help="spurious-collision rates per pair and world",
+    )
     e.add_argument("--no-robustness", action="store_true", help="skip the robustness curves")
     e.add_argument("--no-parallelism", action="store_true", help="skip the parallelism table")
-    e.add_argument("--parallelism-sizes", type=lambda t: [int(v) for v in _levels(t, "--parallelism-sizes")],
-                   default=[2, 4, 8, 12, 16], help="object counts of the generated videos of the parallelism "
-                                                       "table (besides the perceived videos by object count)")
+    e.add_argument(
+        "--parallelism-sizes",
+        type=lambda t: [int(v) for v in _levels(t, "--parallelism-sizes")],
+        default=[2, 4, 8, 12, 16],
+        help="object counts of the generated videos of the parallelism "
+        "table (besides the perceived videos by object count)",
+    )
     e.add_argument("--no-plots", action="store_true")
     e.add_argument("--seed", type=int, default=0)
     e.set_defaults(run=_eval)
@@ -96,8 +119,10 @@ def _make_questions(args: argparse.Namespace) -> int:
     kinds = {}
     for q in questions:
         kinds[q.question_type] = kinds.get(q.question_type, 0) + 1
-    print(f"wrote {len(questions)} questions about {len(scenes)} videos to {args.out}: "
-          + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+    print(
+        f"wrote {len(questions)} questions about {len(scenes)} videos to {args.out}: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
+    )
     return 0
 
 
@@ -110,7 +135,10 @@ def _collision_model(args: argparse.Namespace, scenes_path, log):
         return load_model(args.collision_model), args.collision_model
     if _DEFAULT_MODEL.is_file():
         return load_model(_DEFAULT_MODEL), str(_DEFAULT_MODEL)
-    log("note: no collision model given; training one quickly (2 epochs; `hnn-fast train hrn` trains it fully)")
+    log(
+        "note: no collision model given; training one quickly (2 epochs; "
+        "`hnn-fast train hrn` trains it fully)"
+    )
     train = load_default_scenes(TRAIN_SCENES, path=scenes_path, verbose=False)
     return train_collision_hu(train, epochs=2, log=log), "trained in this run (2 epochs)"
 
@@ -143,23 +171,33 @@ def _eval(args: argparse.Namespace) -> int:
         return _fail("eval hrn", f"--scenes: {exc}")
     items, missing = ev.items_of(questions, scenes)
     if not items:
-        return _fail("eval hrn", f"--questions: none of its {len(questions)} questions is about a video in --scenes")
+        return _fail(
+            "eval hrn", f"--questions: none of its {len(questions)} questions is about a video in --scenes"
+        )
     t0 = time.perf_counter()
     try:
         clean = [World(s) for s in scenes]
         reference = ev.executor_answers(items, clean)
     except ProgramError as exc:
         return _fail("eval hrn", f"--questions: {exc}")
-    stored = [(it.question.choices[it.choice].answer if it.choice is not None else it.question.answer)
-              for it in items]
+    stored = [
+        (it.question.choices[it.choice].answer if it.choice is not None else it.question.answer)
+        for it in items
+    ]
     with_stored = [(s, r) for s, r in zip(stored, reference) if s is not None]
     results: dict = {
-        "scenes_file": str(scenes_path) if scenes_path else "generated", "questions_file": args.questions,
-        "videos": len(scenes), "questions": len(questions) - missing, "questions_without_video": missing,
-        "items": len(items), "collisions": args.collisions,
-        "executor_matches_stored_answers": (sum(s == r for s, r in with_stored) / len(with_stored)
-                                            if with_stored else None),
-        "machine": machine_info(torch.device("cpu")), "torch_threads": torch.get_num_threads(),
+        "scenes_file": str(scenes_path) if scenes_path else "generated",
+        "questions_file": args.questions,
+        "videos": len(scenes),
+        "questions": len(questions) - missing,
+        "questions_without_video": missing,
+        "items": len(items),
+        "collisions": args.collisions,
+        "executor_matches_stored_answers": (
+            sum(s == r for s, r in with_stored) / len(with_stored) if with_stored else None
+        ),
+        "machine": machine_info(torch.device("cpu")),
+        "torch_threads": torch.get_num_threads(),
     }
     model = None
     worlds = clean
@@ -172,30 +210,46 @@ def _eval(args: argparse.Namespace) -> int:
             test, test_set = scenes, "the questions' videos (the scene file has no 10800-10999)"
         hu = evaluate_hu(model, test).as_dict()
         hu_cf = evaluate_hu(model, test, counterfactual=True).as_dict()
-        results["collision_hu"] = {"test_set": test_set, "test_videos": len(test), "factual": hu,
-                                   "factual_and_counterfactual": hu_cf}
-        log(f"collision HU on {len(test)} test videos (factual pairs): precision {hu['precision']:.3f} "
-            f"recall {hu['recall']:.3f} F1 {hu['f1']:.3f} frame error {hu['frame_error']:.1f}")
+        results["collision_hu"] = {
+            "test_set": test_set,
+            "test_videos": len(test),
+            "factual": hu,
+            "factual_and_counterfactual": hu_cf,
+        }
+        log(
+            f"collision HU on {len(test)} test videos (factual pairs): precision {hu['precision']:.3f} "
+            f"recall {hu['recall']:.3f} F1 {hu['f1']:.3f} frame error {hu['frame_error']:.1f}"
+        )
     if args.collisions == "learned":
         worlds = [World(learned_collisions(model, s)) for s in scenes]
-        results["executor_on_learned_collisions"] = ev.agreement(items, reference,
-                                                                 ev.executor_answers(items, worlds))["per_type"]
+        results["executor_on_learned_collisions"] = ev.agreement(
+            items, reference, ev.executor_answers(items, worlds)
+        )["per_type"]
     answers, steps = ev.reasoner_answers(items, worlds)
     results["agreement"] = ev.agreement(items, reference, answers)
     results["reasoner_time_steps_mean"] = sum(steps) / len(steps)
     results["reasoner_seconds"] = time.perf_counter() - t0
     for t, row in results["agreement"]["per_type"].items():
         if row.get("items"):
-            log(f"{t:<15} reasoner agrees with executor on {row['agree']}/{row['items']} items "
-                f"({100 * row['accuracy']:.2f} %)")
+            log(
+                f"{t:<15} reasoner agrees with executor on {row['agree']}/{row['items']} items "
+                f"({100 * row['accuracy']:.2f} %)"
+            )
     if not args.no_robustness:
         results["robustness"] = {
-            "threshold": ev.robustness_curve(items, scenes, reference, "threshold", args.threshold_levels, args.seed),
-            "inject": ev.robustness_curve(items, scenes, reference, "inject", args.inject_levels, args.seed)}
+            "threshold": ev.robustness_curve(
+                items, scenes, reference, "threshold", args.threshold_levels, args.seed
+            ),
+            "inject": ev.robustness_curve(items, scenes, reference, "inject", args.inject_levels, args.seed),
+        }
         for mode, curve in results["robustness"].items():
             for row in curve:
-                log(f"robustness {mode} {row['level']:>5}: {row['abnormal_collisions_per_video']:6.2f} abnormal/video  "
-                    f"reasoner {row['reasoner']:.3f}  NS-DR {row['ns_dr']:.3f}  NS-DR-Guess {row['ns_dr_guess']:.3f}")
+                log(
+                    f"robustness {mode} {row['level']:>5}: "
+                    f"{row['abnormal_collisions_per_video']:6.2f} abnormal/video  "
+                    f"reasoner {row['reasoner']:.3f}  NS-DR {row['ns_dr']:.3f}  "
+                    f"NS-DR-Guess {row['ns_dr_guess']:.3f}"
+                )
     if not args.no_parallelism:
         groups = ev.parallelism_groups(scenes, generated_sizes=args.parallelism_sizes, seed=args.seed)
         results["parallelism"] = {name: ev.parallelism(g) for name, g in groups.items()}
@@ -219,8 +273,11 @@ def _plots(results: dict, out: Path) -> None:
         fig, axes = plt.subplots(1, 2, figsize=(10, 4))
         for ax, (mode, curve) in zip(axes, results["robustness"].items()):
             x = [r["abnormal_collisions_per_video"] for r in curve]
-            for key, label in (("reasoner", "HRN (spiking)"), ("ns_dr", "NS-DR (executor)"),
-                               ("ns_dr_guess", "NS-DR-Guess")):
+            for key, label in (
+                ("reasoner", "HRN (spiking)"),
+                ("ns_dr", "NS-DR (executor)"),
+                ("ns_dr_guess", "NS-DR-Guess"),
+            ):
                 ax.plot(x, [100 * r[key] for r in curve], marker="o", label=label)
             ax.set_xlabel("abnormal collisions per video")
             ax.set_ylabel("accuracy vs clean answers (%)")
@@ -235,9 +292,20 @@ def _plots(results: dict, out: Path) -> None:
         fig, axes = plt.subplots(1, len(tables), figsize=(5.5 * len(tables), 4), squeeze=False)
         for ax, (name, rows) in zip(axes[0], tables):
             x = [r["objects"] for r in rows]
-            ax.plot(x, [r["time_steps_mean"] for r in rows], marker="o", color="C0", label="SNN time steps / question")
-            ax.plot(x, [r["reasoner_ms_per_question"] for r in rows], marker="s", color="C2",
-                    label="CPU wall ms / question (batched)")
+            ax.plot(
+                x,
+                [r["time_steps_mean"] for r in rows],
+                marker="o",
+                color="C0",
+                label="SNN time steps / question",
+            )
+            ax.plot(
+                x,
+                [r["reasoner_ms_per_question"] for r in rows],
+                marker="s",
+                color="C2",
+                label="CPU wall ms / question (batched)",
+            )
             ax.set_xlabel("objects per video")
             ax.set_ylabel("latency")
             ax.set_title(f"{name} videos")

@@ -7,8 +7,9 @@ normalised to [0, 1], for colliding pairs), minimised together as 5 * CE + MSE w
 head scores every frame and reads out the softmax-weighted frame, so that the UNet's temporal
 resolution carries through to the answer.
 
-Input channels per sampled frame: x and y of both objects, whether each is seen, and their closeness exp(-distance / 15)
-(a designable feature: contact happens at about 15 image units, a scale the raw coordinates hide).
+Input channels per sampled frame: x and y of both objects, whether each is seen, and their closeness
+exp(-distance / 15) (a designable feature: contact happens at about 15 image units, a scale the raw
+coordinates hide).
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ def pair_features(positions: np.ndarray, i: int, j: int) -> np.ndarray:
     b, sb = _interpolate(positions[:, j])
     dist = np.linalg.norm(a - b, axis=1)
     closeness = np.exp(-dist / CONTACT_SCALE)
-    return np.concatenate([a.T / COORD_SCALE, b.T / COORD_SCALE, sa[None], sb[None], closeness[None]],
-                          0).astype(np.float32)
+    return np.concatenate(
+        [a.T / COORD_SCALE, b.T / COORD_SCALE, sa[None], sb[None], closeness[None]], 0
+    ).astype(np.float32)
 
 
 def _worlds(scene: Scene, counterfactual: bool):
@@ -81,8 +83,14 @@ def pair_dataset(scenes: Sequence[Scene], counterfactual: bool = True) -> tuple[
 
 class _Block(nn.Sequential):
     def __init__(self, cin: int, cout: int):
-        super().__init__(nn.Conv1d(cin, cout, 3, padding=1), nn.GroupNorm(4, cout), nn.ReLU(),
-                         nn.Conv1d(cout, cout, 3, padding=1), nn.GroupNorm(4, cout), nn.ReLU())
+        super().__init__(
+            nn.Conv1d(cin, cout, 3, padding=1),
+            nn.GroupNorm(4, cout),
+            nn.ReLU(),
+            nn.Conv1d(cout, cout, 3, padding=1),
+            nn.GroupNorm(4, cout),
+            nn.ReLU(),
+        )
 
 
 class CollisionUNet(nn.Module):
@@ -114,8 +122,9 @@ class CollisionUNet(nn.Module):
         return logits, when
 
 
-def collision_loss(logits: Tensor, when: Tensor, collide: Tensor, frame: Tensor,
-                   ce_weight: float = 5.0) -> tuple[Tensor, Tensor, Tensor]:
+def collision_loss(
+    logits: Tensor, when: Tensor, collide: Tensor, frame: Tensor, ce_weight: float = 5.0
+) -> tuple[Tensor, Tensor, Tensor]:
     """(5 CE + MSE, CE, MSE); the MSE counts only pairs that do collide."""
     ce = F.cross_entropy(logits, collide)
     positive = collide.float()
@@ -142,7 +151,7 @@ def predict(model: nn.Module, feats: Tensor, batch: int = 1024) -> tuple[Tensor,
     model.eval()
     collide, frames = [], []
     for k in range(0, len(feats), batch):
-        logits, when = model(feats[k:k + batch])
+        logits, when = model(feats[k : k + batch])
         collide.append(logits.argmax(1) == 1)
         frames.append(when * MAX_FRAME)
     if not collide:
@@ -165,8 +174,16 @@ def evaluate(model: nn.Module, scenes: Sequence[Scene], counterfactual: bool = F
     return CollisionMetrics(len(label), int(truth.sum()), precision, recall, f1, err)
 
 
-def train_collision_hu(train_scenes: Sequence[Scene], *, epochs: int = 4, batch_size: int = 256, lr: float = 2e-3,
-                       width: int = 16, seed: int = 0, log=None) -> CollisionUNet:
+def train_collision_hu(
+    train_scenes: Sequence[Scene],
+    *,
+    epochs: int = 4,
+    batch_size: int = 256,
+    lr: float = 2e-3,
+    width: int = 16,
+    seed: int = 0,
+    log=None,
+) -> CollisionUNet:
     """A plain training loop (the `hrn` experiment of hnn_fast.train does the same on the runtime)."""
     torch.manual_seed(seed)
     feats, label, frame = pair_dataset(train_scenes)
@@ -178,7 +195,7 @@ def train_collision_hu(train_scenes: Sequence[Scene], *, epochs: int = 4, batch_
         order = torch.randperm(len(label), generator=gen)
         total = 0.0
         for k in range(0, len(order), batch_size):
-            idx = order[k:k + batch_size]
+            idx = order[k : k + batch_size]
             logits, when = model(feats[idx])
             loss, _, _ = collision_loss(logits, when, label[idx], frame[idx])
             opt.zero_grad()
@@ -196,16 +213,22 @@ def learned_collisions(model: nn.Module, scene: Scene) -> Scene:
     worlds = {}
     for removed, positions, _ in _worlds(scene, True):
         seen = np.isfinite(positions).all(-1).any(0)
-        pairs = [(i, j) for i in range(scene.num_objects) for j in range(i + 1, scene.num_objects)
-                 if i != removed and j != removed and seen[i] and seen[j]]
+        pairs = [
+            (i, j)
+            for i in range(scene.num_objects)
+            for j in range(i + 1, scene.num_objects)
+            if i != removed and j != removed and seen[i] and seen[j]
+        ]
         if not pairs:
             worlds[removed] = []
             continue
         feats = torch.from_numpy(np.stack([pair_features(positions, i, j) for i, j in pairs]))
         collide, when = predict(model, feats)
         worlds[removed] = merge_collisions(
-            Collision(int(round(float(w) / FRAME_STEP)) * FRAME_STEP, p)
-            for p, c, w in zip(pairs, collide.tolist(), when) if c)
+            Collision(round(float(w) / FRAME_STEP) * FRAME_STEP, p)
+            for p, c, w in zip(pairs, collide.tolist(), when)
+            if c
+        )
     factual = worlds.pop(-1)
     return scene.with_collisions(factual, {k: v for k, v in worlds.items()})
 
@@ -231,5 +254,7 @@ def load_model(path) -> CollisionUNet:
         model = CollisionUNet(int(state["config"].get("width", 16)))
         model.load_state_dict(state["model"])
     else:
-        raise ValueError(f"collision model {str(path)!r}: neither a saved collision HU nor a training checkpoint")
+        raise ValueError(
+            f"collision model {str(path)!r}: neither a saved collision HU nor a training checkpoint"
+        )
     return model.eval()

@@ -26,8 +26,17 @@ import numpy as np
 from .executor import BOOL, ILL_POSED, INT, LIT, World, choice_answer, compile_program, execute
 from .questions import QUESTION_TYPES, Question
 from .reasoner import SpikingReasoner, build_graphs
-from .scenes import (COLORS, FRAME_STEP, MATERIALS, NUM_FRAMES, SHAPES, Collision, Scene, generate_scenes,
-                     merge_collisions)
+from .scenes import (
+    COLORS,
+    FRAME_STEP,
+    MATERIALS,
+    NUM_FRAMES,
+    SHAPES,
+    Collision,
+    Scene,
+    generate_scenes,
+    merge_collisions,
+)
 
 
 @dataclass
@@ -61,8 +70,12 @@ def executor_answers(items: Sequence[Item], worlds: Sequence[World]) -> list[str
     return [_as_item_answer(it, execute(it.program, worlds[it.scene])) for it in items]
 
 
-def reasoner_answers(items: Sequence[Item], worlds: Sequence[World], reasoner: SpikingReasoner | None = None,
-                     batch_scenes: int = 64) -> tuple[list[str], list[int]]:
+def reasoner_answers(
+    items: Sequence[Item],
+    worlds: Sequence[World],
+    reasoner: SpikingReasoner | None = None,
+    batch_scenes: int = 64,
+) -> tuple[list[str], list[int]]:
     """Answers and simulated time steps, batched over up to `batch_scenes` videos at a time."""
     reasoner = reasoner or SpikingReasoner()
     answers: list[str] = [""] * len(items)
@@ -72,7 +85,7 @@ def reasoner_answers(items: Sequence[Item], worlds: Sequence[World], reasoner: S
         by_scene[it.scene].append(k)
     scene_ids = sorted(by_scene)
     for start in range(0, len(scene_ids), batch_scenes):
-        chunk = scene_ids[start:start + batch_scenes]
+        chunk = scene_ids[start : start + batch_scenes]
         graph = build_graphs([worlds[s] for s in chunk])
         ks = [k for s in chunk for k in by_scene[s]]
         local = {s: i for i, s in enumerate(chunk)}
@@ -83,8 +96,9 @@ def reasoner_answers(items: Sequence[Item], worlds: Sequence[World], reasoner: S
     return answers, steps
 
 
-def agreement(items: Sequence[Item], reference: Sequence[str], answers: Sequence[str],
-              max_listed: int = 50) -> dict:
+def agreement(
+    items: Sequence[Item], reference: Sequence[str], answers: Sequence[str], max_listed: int = 50
+) -> dict:
     """Per question type: scored items, agreeing items, accuracy, and questions with every option
     right; plus the disagreements (up to max_listed) for inspection."""
     per = {t: Counter() for t in QUESTION_TYPES}
@@ -101,20 +115,37 @@ def agreement(items: Sequence[Item], reference: Sequence[str], answers: Sequence
         key = (it.question.scene_index, it.question.question_id)
         question_ok[key] = question_ok.get(key, True) and ok
         if not ok and len(listed) < max_listed:
-            listed.append({"scene_index": it.question.scene_index, "question_id": it.question.question_id,
-                           "question_type": t, "question": it.question.question, "choice": it.choice,
-                           "program": it.program, "executor": ref, "reasoner": got})
+            listed.append(
+                {
+                    "scene_index": it.question.scene_index,
+                    "question_id": it.question.question_id,
+                    "question_type": t,
+                    "question": it.question.question,
+                    "choice": it.choice,
+                    "program": it.program,
+                    "executor": ref,
+                    "reasoner": got,
+                }
+            )
     qtype = {(it.question.scene_index, it.question.question_id): it.question.question_type for it in items}
     out = {}
     for t in QUESTION_TYPES:
         c = per[t]
         qs = [ok for k, ok in question_ok.items() if qtype[k] == t]
-        out[t] = {"items": c["items"], "agree": c["agree"], "ill_posed": c["ill_posed"],
-                  "accuracy": c["agree"] / c["items"] if c["items"] else None,
-                  "questions": len(qs), "questions_all_agree": sum(qs)}
+        out[t] = {
+            "items": c["items"],
+            "agree": c["agree"],
+            "ill_posed": c["ill_posed"],
+            "accuracy": c["agree"] / c["items"] if c["items"] else None,
+            "questions": len(qs),
+            "questions_all_agree": sum(qs),
+        }
     total = sum(per[t]["items"] for t in QUESTION_TYPES)
-    out["all"] = {"items": total, "agree": sum(per[t]["agree"] for t in QUESTION_TYPES),
-                  "accuracy": sum(per[t]["agree"] for t in QUESTION_TYPES) / total if total else None}
+    out["all"] = {
+        "items": total,
+        "agree": sum(per[t]["agree"] for t in QUESTION_TYPES),
+        "accuracy": sum(per[t]["agree"] for t in QUESTION_TYPES) / total if total else None,
+    }
     return {"per_type": out, "disagreements": listed}
 
 
@@ -139,8 +170,12 @@ def relax_threshold(scene: Scene, threshold: float) -> Scene:
     if threshold <= 0:
         return scene
     factual = merge_collisions(scene.collisions + detect_collisions(scene.positions, threshold))
-    cfs = {k: merge_collisions(cs + detect_collisions(scene.counterfactual_positions[k], threshold, k))
-           if k in scene.counterfactual_positions else cs for k, cs in scene.counterfactuals.items()}
+    cfs = {
+        k: merge_collisions(cs + detect_collisions(scene.counterfactual_positions[k], threshold, k))
+        if k in scene.counterfactual_positions
+        else cs
+        for k, cs in scene.counterfactuals.items()
+    }
     return scene.with_collisions(factual, cfs)
 
 
@@ -150,12 +185,17 @@ def inject_collisions(scene: Scene, rate: float, rng: random.Random) -> Scene:
 
     def spurious(collisions: list[Collision], removed: int | None) -> list[Collision]:
         ids = [o.id for o in scene.objects if o.id != removed]
-        extra = [Collision(rng.randrange(NUM_FRAMES) * FRAME_STEP, (i, j))
-                 for a, i in enumerate(ids) for j in ids[a + 1:] if rng.random() < rate]
+        extra = [
+            Collision(rng.randrange(NUM_FRAMES) * FRAME_STEP, (i, j))
+            for a, i in enumerate(ids)
+            for j in ids[a + 1 :]
+            if rng.random() < rate
+        ]
         return merge_collisions(collisions + extra, gap=0)
 
-    return scene.with_collisions(spurious(scene.collisions, None),
-                                 {k: spurious(cs, k) for k, cs in scene.counterfactuals.items()})
+    return scene.with_collisions(
+        spurious(scene.collisions, None), {k: spurious(cs, k) for k, cs in scene.counterfactuals.items()}
+    )
 
 
 def _answer_space(item: Item) -> list[str]:
@@ -167,7 +207,7 @@ def _answer_space(item: Item) -> list[str]:
     if compiled.out_type == INT:
         return [str(k) for k in range(6)]
     if compiled.out_type == LIT:
-        attr = compiled.instrs[-1].op[len("query_"):]
+        attr = compiled.instrs[-1].op[len("query_") :]
         return list({"color": COLORS, "material": MATERIALS, "shape": SHAPES}.get(attr, COLORS))
     return [ILL_POSED]
 
@@ -180,8 +220,15 @@ def _count_abnormal(clean: Sequence[Scene], noisy: Sequence[Scene]) -> float:
     return extra / max(len(clean), 1)
 
 
-def robustness_curve(items: Sequence[Item], scenes: Sequence[Scene], reference: Sequence[str], mode: str,
-                     levels: Sequence[float], seed: int = 0, reasoner: SpikingReasoner | None = None) -> list[dict]:
+def robustness_curve(
+    items: Sequence[Item],
+    scenes: Sequence[Scene],
+    reference: Sequence[str],
+    mode: str,
+    levels: Sequence[float],
+    seed: int = 0,
+    reasoner: SpikingReasoner | None = None,
+) -> list[dict]:
     """Accuracy against the clean executor answers of the reasoner, NS-DR and NS-DR-Guess as the
     abnormal data grows."""
     if mode not in ("threshold", "inject"):
@@ -192,8 +239,10 @@ def robustness_curve(items: Sequence[Item], scenes: Sequence[Scene], reference: 
     curve = []
     for level in levels:
         rng = random.Random(seed)
-        noisy = [relax_threshold(s, level) if mode == "threshold" else inject_collisions(s, level, rng)
-                 for s in scenes]
+        noisy = [
+            relax_threshold(s, level) if mode == "threshold" else inject_collisions(s, level, rng)
+            for s in scenes
+        ]
         worlds = [World(s) for s in noisy]
         sym = executor_answers(items, worlds)
         spk, _ = reasoner_answers(items, worlds, reasoner)
@@ -201,18 +250,29 @@ def robustness_curve(items: Sequence[Item], scenes: Sequence[Scene], reference: 
         guess = [a if a != ILL_POSED else guess_rng.choice(_answer_space(it)) for it, a in zip(items, sym)]
         n = max(len(items), 1)
 
-        def acc(answers):
+        def acc(answers, n=n):
             return sum(a == r for a, r in zip(answers, reference)) / n
 
         per_type = {}
         for t in QUESTION_TYPES:
             ks = [k for k, it in enumerate(items) if it.question.question_type == t]
             if ks:
-                per_type[t] = {name: sum(ans[k] == reference[k] for k in ks) / len(ks)
-                               for name, ans in (("reasoner", spk), ("ns_dr", sym), ("ns_dr_guess", guess))}
-        curve.append({"mode": mode, "level": level, "abnormal_collisions_per_video": _count_abnormal(scenes, noisy),
-                      "reasoner": acc(spk), "ns_dr": acc(sym), "ns_dr_guess": acc(guess),
-                      "ns_dr_ill_posed": sum(a == ILL_POSED for a in sym) / n, "per_type": per_type})
+                per_type[t] = {
+                    name: sum(ans[k] == reference[k] for k in ks) / len(ks)
+                    for name, ans in (("reasoner", spk), ("ns_dr", sym), ("ns_dr_guess", guess))
+                }
+        curve.append(
+            {
+                "mode": mode,
+                "level": level,
+                "abnormal_collisions_per_video": _count_abnormal(scenes, noisy),
+                "reasoner": acc(spk),
+                "ns_dr": acc(sym),
+                "ns_dr_guess": acc(guess),
+                "ns_dr_ill_posed": sum(a == ILL_POSED for a in sym) / n,
+                "per_type": per_type,
+            }
+        )
     return curve
 
 
@@ -226,14 +286,24 @@ PARALLELISM_PROGRAMS = (
     ["objects", "filter_moving", "count"],
     ["events", "filter_collision", "count"],
     ["objects", "events", "filter_end", "unique", "query_frame", "filter_stationary", "count"],
-    ["events", "filter_collision", "events", "filter_collision", "first", "filter_order", "filter_after", "count"],
+    [
+        "events",
+        "filter_collision",
+        "events",
+        "filter_collision",
+        "first",
+        "filter_order",
+        "filter_after",
+        "count",
+    ],
     ["events", "events", "filter_collision", "last", "filter_order", "filter_ancestor", "count"],
     ["unseen_events", "filter_collision", "exist"],
 )
 
 
-def parallelism(groups: dict[int, Sequence[Scene]], repeats: int = 3,
-                clock: Callable[[], float] = time.perf_counter) -> list[dict]:
+def parallelism(
+    groups: dict[int, Sequence[Scene]], repeats: int = 3, clock: Callable[[], float] = time.perf_counter
+) -> list[dict]:
     """Per number of objects (groups: objects -> videos): events per video, neurons simulated per
     question, simulated time steps per question, and the wall time of one batched reasoner call over
     all videos and PARALLELISM_PROGRAMS (and of the executor on the same, one program at a time)."""
@@ -255,22 +325,36 @@ def parallelism(groups: dict[int, Sequence[Scene]], repeats: int = 3,
             for p, k in zip(programs, scene_of):
                 execute(p, worlds[k])
             best_exec = min(best_exec, clock() - t0)
-        rows.append({"objects": n_obj, "videos": len(group), "questions": len(programs),
-                     "events_per_video": float(np.mean([len(w.events) for w in worlds])),
-                     "neurons_per_question": out.neurons,
-                     "time_steps_mean": float(np.mean(out.time_steps)),
-                     "time_steps_max": int(np.max(out.time_steps)),
-                     "reasoner_batch_ms": best * 1e3, "reasoner_ms_per_question": best * 1e3 / len(programs),
-                     "executor_ms_per_question": best_exec * 1e3 / len(programs)})
+        rows.append(
+            {
+                "objects": n_obj,
+                "videos": len(group),
+                "questions": len(programs),
+                "events_per_video": float(np.mean([len(w.events) for w in worlds])),
+                "neurons_per_question": out.neurons,
+                "time_steps_mean": float(np.mean(out.time_steps)),
+                "time_steps_max": int(np.max(out.time_steps)),
+                "reasoner_batch_ms": best * 1e3,
+                "reasoner_ms_per_question": best * 1e3 / len(programs),
+                "executor_ms_per_question": best_exec * 1e3 / len(programs),
+            }
+        )
     return rows
 
 
-def parallelism_groups(scenes: Sequence[Scene], per_group: int = 16, generated_sizes: Sequence[int] = (),
-                       seed: int = 0, generated_per_group: int = 8) -> dict[str, dict[int, list[Scene]]]:
+def parallelism_groups(
+    scenes: Sequence[Scene],
+    per_group: int = 16,
+    generated_sizes: Sequence[int] = (),
+    seed: int = 0,
+    generated_per_group: int = 8,
+) -> dict[str, dict[int, list[Scene]]]:
     """Videos by object count: the given ones, and generated ones of the given sizes."""
     real: dict[int, list[Scene]] = defaultdict(list)
     for s in scenes:
         if len(real[s.num_objects]) < per_group:
             real[s.num_objects].append(s)
-    generated = {n: generate_scenes(generated_per_group, seed=seed + n, num_objects=n) for n in generated_sizes}
+    generated = {
+        n: generate_scenes(generated_per_group, seed=seed + n, num_objects=n) for n in generated_sizes
+    }
     return {"perceived": dict(real), "generated": generated}

@@ -41,10 +41,23 @@ from .scenes import COLORS, MATERIALS, SHAPES, Event, Scene, frame_row
 
 ILL_POSED = "error"
 ORDERS = ("first", "second", "last")
-LITERALS = {**{c: "color" for c in COLORS}, **{m: "material" for m in MATERIALS},
-            **{s: "shape" for s in SHAPES}, **{o: "order" for o in ORDERS}}
+LITERALS = {
+    **{c: "color" for c in COLORS},
+    **{m: "material" for m in MATERIALS},
+    **{s: "shape" for s in SHAPES},
+    **{o: "order" for o in ORDERS},
+}
 
-OBJS, OBJ, EVTS, EVT, FRAME, BOOL, INT, LIT = "objects", "object", "events", "event", "frame", "bool", "int", "literal"
+OBJS, OBJ, EVTS, EVT, FRAME, BOOL, INT, LIT = (
+    "objects",
+    "object",
+    "events",
+    "event",
+    "frame",
+    "bool",
+    "int",
+    "literal",
+)
 
 # name -> (argument specs bottom to top: (accepted types, optional), result type or None = by input)
 FUNCTIONS: dict[str, tuple[tuple[tuple[frozenset, bool], ...], str | None]] = {}
@@ -83,8 +96,12 @@ _fn("query_object", [([EVT], False)], OBJ)
 _fn("query_collision_partner", [([EVT], False), ([OBJ], False)], OBJ)
 
 # which literal category a function's literal argument must have
-_LITERAL_KIND = {"filter_color": "color", "filter_material": "material", "filter_shape": "shape",
-                 "filter_order": "order"}
+_LITERAL_KIND = {
+    "filter_color": "color",
+    "filter_material": "material",
+    "filter_shape": "shape",
+    "filter_order": "order",
+}
 
 
 class ProgramError(ValueError):
@@ -171,12 +188,15 @@ class World:
         self.group: list[int] = []  # 0: the factual world (seen and unseen); k + 1: without object k
         self.seen = self._add(scene.seen_events(), 0)
         self.unseen = self._add(scene.unseen_events(), 0)
-        self.counterfact = {k: self._add(scene.counterfact_events(k), k + 1)
-                            for k in range(scene.num_objects)}
+        self.counterfact = {
+            k: self._add(scene.counterfact_events(k), k + 1) for k in range(scene.num_objects)
+        }
         self.moving_any = scene.moving()
         frames = np.array([e.frame for e in self.events])
         rows = [frame_row(f) for f in frames]
-        self.moving_at = np.stack([scene.moving(r) for r in rows]) if rows else np.zeros((0, scene.num_objects), bool)
+        self.moving_at = (
+            np.stack([scene.moving(r) for r in rows]) if rows else np.zeros((0, scene.num_objects), bool)
+        )
         self.visible_at = scene.visible()[rows] if rows else np.zeros((0, scene.num_objects), bool)
         group = np.array(self.group)
         same = group[:, None] == group[None, :]
@@ -267,8 +287,11 @@ def _apply(world: World, op: str, a: list):
         return tuple(o for o in a[0] if keep[o])
     if op in ("filter_start", "filter_end", "filter_in", "filter_out", "filter_collision"):
         kind = op[7:]
-        return tuple(e for e in a[0] if world.events[e].kind == kind
-                     and (len(a) == 1 or a[1] in world.events[e].objects))
+        return tuple(
+            e
+            for e in a[0]
+            if world.events[e].kind == kind and (len(a) == 1 or a[1] in world.events[e].objects)
+        )
     if op == "filter_order":
         return _order(world, a[0], a[1])
     if op == "filter_before":
@@ -305,7 +328,7 @@ def format_answer(value, out_type: str) -> str:
         return str(value)
     if out_type == OBJ:
         return f"object {value}"
-    if out_type == EVT or out_type == FRAME:
+    if out_type in (EVT, FRAME):
         return f"event {value}"
     return ",".join(map(str, value))
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor, nn
 from torch.utils.data import TensorDataset
 
-from .collision_hu import MAX_FRAME, CollisionUNet, collision_loss, pair_dataset
-from .scenes import default_scene_file, generate_scenes, load_scenes
 from ...train.config import TrainConfig, param
 from ...train.registry import Experiment, StepContext
+from .collision_hu import MAX_FRAME, CollisionUNet, collision_loss, pair_dataset
+from .scenes import default_scene_file, generate_scenes, load_scenes
 
 
 @dataclass
@@ -26,7 +25,9 @@ class HRNConfig(TrainConfig):
     width: int = param(16, "channels of the UNet's first level", min=4)
     ce_weight: float = param(5.0, "weight of the cross-entropy term (the paper: 5 * CE + MSE)", min=0)
     counterfactual: bool = param(True, "also train on the pairs of the counterfactual worlds")
-    scenes: str = param("", "perceived-scenes file; empty: $HNN_FAST_CLEVRER_SCENES or ../shared/data/clevrer-scenes/")
+    scenes: str = param(
+        "", "perceived-scenes file; empty: $HNN_FAST_CLEVRER_SCENES or ../shared/data/clevrer-scenes/"
+    )
     train_first: int = param(10000, "first training scene index", min=0)
     train_last: int = param(10799, "last training scene index", min=0)
     test_first: int = param(10800, "first evaluation scene index", min=0)
@@ -51,8 +52,10 @@ class HRNCollision(Experiment):
             train, test = generate_scenes(160, seed=0), generate_scenes(40, seed=1)
         else:
             train, test = load_scenes(path, train_ids), load_scenes(path, test_ids)
-        return (TensorDataset(*pair_dataset(train, cfg.counterfactual)),
-                TensorDataset(*pair_dataset(test, counterfactual=False)))
+        return (
+            TensorDataset(*pair_dataset(train, cfg.counterfactual)),
+            TensorDataset(*pair_dataset(test, counterfactual=False)),
+        )
 
     def train_step(self, model: nn.Module, batch: tuple[Tensor, Tensor, Tensor], ctx: StepContext):
         feats, collide, frame = batch
@@ -64,6 +67,12 @@ class HRNCollision(Experiment):
         frame_err = ((when - frame).abs() * MAX_FRAME * hit).sum() / hit.sum().clamp(min=1)
         # rates, not counts: the loop averages metrics over batches, and precision / recall follow as
         # tp / (tp + fp) and tp / (tp + fn) of the averaged rates
-        return loss, {"ce": ce, "mse": mse, "acc": (pred == truth).float().mean(), "tp": hit.mean(),
-                      "fp": (pred & ~truth).float().mean(), "fn": (~pred & truth).float().mean(),
-                      "frame_err": frame_err}
+        return loss, {
+            "ce": ce,
+            "mse": mse,
+            "acc": (pred == truth).float().mean(),
+            "tp": hit.mean(),
+            "fp": (pred & ~truth).float().mean(),
+            "fn": (~pred & truth).float().mean(),
+            "frame_err": frame_err,
+        }

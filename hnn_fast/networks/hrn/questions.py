@@ -64,15 +64,23 @@ class Question:
 def questions_to_json(questions: Sequence[Question]) -> list[dict]:
     by_scene: dict[int, list[dict]] = {}
     for q in questions:
-        entry = {"question_id": q.question_id, "question": q.question, "question_type": q.question_type,
-                 "program": q.program}
+        entry = {
+            "question_id": q.question_id,
+            "question": q.question,
+            "question_type": q.question_type,
+            "program": q.program,
+        }
         if q.choices:
-            entry["choices"] = [{"choice_id": c.choice_id, "choice": c.choice, "program": c.program,
-                                 "answer": c.answer} for c in q.choices]
+            entry["choices"] = [
+                {"choice_id": c.choice_id, "choice": c.choice, "program": c.program, "answer": c.answer}
+                for c in q.choices
+            ]
         else:
             entry["answer"] = q.answer
         by_scene.setdefault(q.scene_index, []).append(entry)
-    return [{"scene_index": k, "video_filename": f"video_{k}.mp4", "questions": v} for k, v in by_scene.items()]
+    return [
+        {"scene_index": k, "video_filename": f"video_{k}.mp4", "questions": v} for k, v in by_scene.items()
+    ]
 
 
 def save_questions(questions: Sequence[Question], path: str | os.PathLike) -> None:
@@ -97,28 +105,46 @@ def load_questions(path: str | os.PathLike) -> list[Question]:
         try:
             index = int(scene["scene_index"])
             for q in scene["questions"]:
-                choices = [Choice(int(c["choice_id"]), str(c.get("choice", "")), list(c["program"]), c.get("answer"))
-                           for c in q.get("choices", [])]
+                choices = [
+                    Choice(int(c["choice_id"]), str(c.get("choice", "")), list(c["program"]), c.get("answer"))
+                    for c in q.get("choices", [])
+                ]
                 qtype = str(q["question_type"])
                 if qtype not in QUESTION_TYPES:
                     raise ValueError(f"unknown question_type {qtype!r}")
-                out.append(Question(index, int(q["question_id"]), str(q.get("question", "")), qtype,
-                                    list(q["program"]), q.get("answer"), choices))
+                out.append(
+                    Question(
+                        index,
+                        int(q["question_id"]),
+                        str(q.get("question", "")),
+                        qtype,
+                        list(q["program"]),
+                        q.get("answer"),
+                        choices,
+                    )
+                )
         except (KeyError, TypeError, ValueError) as exc:
-            raise QuestionFormatError(f"questions file {str(path)!r}, entry {n}: {type(exc).__name__}: {exc}") from None
+            raise QuestionFormatError(
+                f"questions file {str(path)!r}, entry {n}: {type(exc).__name__}: {exc}"
+            ) from None
     return out
 
 
 # ------------------------------------------------------------------------------------------ generator
 
 
-def describe(scene: Scene, obj: int, rng: random.Random, exclude: Sequence[str] = ()) -> tuple[list[str], str] | None:
+def describe(
+    scene: Scene, obj: int, rng: random.Random, exclude: Sequence[str] = ()
+) -> tuple[list[str], str] | None:
     """The shortest attribute description that picks out the object: (program ending in unique, text)."""
     kinds = [k for k in ("color", "material", "shape") if k not in exclude]
     me = scene.objects[obj]
     for size in range(1, len(kinds) + 1):
-        options = [c for c in itertools.combinations(kinds, size)
-                   if sum(all(o.attribute(k) == me.attribute(k) for k in c) for o in scene.objects) == 1]
+        options = [
+            c
+            for c in itertools.combinations(kinds, size)
+            if sum(all(o.attribute(k) == me.attribute(k) for k in c) for o in scene.objects) == 1
+        ]
         if options:
             chosen = rng.choice(options)
             program = ["objects"]
@@ -126,7 +152,7 @@ def describe(scene: Scene, obj: int, rng: random.Random, exclude: Sequence[str] 
                 program += [me.attribute(k), f"filter_{k}"]
             words = [me.attribute(k) for k in ("color", "material") if k in chosen]
             words.append(me.shape if "shape" in chosen else "object")
-            return program + ["unique"], "the " + " ".join(words)
+            return [*program, "unique"], "the " + " ".join(words)
     return None
 
 
@@ -150,18 +176,33 @@ class _Generator:
         kind = rng.choice(("color", "material", "shape"))
         value = obj.attribute(kind)
         templates = [
-            (f"How many {value} objects are there?" if kind != "shape" else f"How many {value}s are there?",
-             ["objects", value, f"filter_{kind}", "count"]),
-            (f"Are there any moving {value} objects?", ["objects", value, f"filter_{kind}", "filter_moving", "exist"]),
-            ("How many objects are stationary when the video ends?",
-             ["objects", "events", "filter_end", "unique", "query_frame", "filter_stationary", "count"]),
-            ("How many objects are moving when the video begins?",
-             ["objects", "events", "filter_start", "unique", "query_frame", "filter_moving", "count"]),
+            (
+                f"How many {value} objects are there?"
+                if kind != "shape"
+                else f"How many {value}s are there?",
+                ["objects", value, f"filter_{kind}", "count"],
+            ),
+            (
+                f"Are there any moving {value} objects?",
+                ["objects", value, f"filter_{kind}", "filter_moving", "exist"],
+            ),
+            (
+                "How many objects are stationary when the video ends?",
+                ["objects", "events", "filter_end", "unique", "query_frame", "filter_stationary", "count"],
+            ),
+            (
+                "How many objects are moving when the video begins?",
+                ["objects", "events", "filter_start", "unique", "query_frame", "filter_moving", "count"],
+            ),
             ("How many collisions happen?", ["events", "filter_collision", "count"]),
-            ("What is the color of the object that enters the scene first?",
-             ["events", "filter_in", "first", "filter_order", "query_object", "query_color"]),
-            ("What is the shape of the last object to enter the scene?",
-             ["events", "filter_in", "last", "filter_order", "query_object", "query_shape"]),
+            (
+                "What is the color of the object that enters the scene first?",
+                ["events", "filter_in", "first", "filter_order", "query_object", "query_color"],
+            ),
+            (
+                "What is the shape of the last object to enter the scene?",
+                ["events", "filter_in", "last", "filter_order", "query_object", "query_shape"],
+            ),
             ("Are there any stationary objects?", ["objects", "filter_stationary", "exist"]),
         ]
         if d is not None:
@@ -169,30 +210,93 @@ class _Generator:
             other = rng.choice([k for k in ("color", "material", "shape") if k not in prog])
             templates += [
                 (f"What is the {other} of {text}?", [*prog, f"query_{other}"]),
-                (f"Is {text} moving when the video ends?",
-                 [*prog, "objects", "events", "filter_end", "unique", "query_frame", "filter_moving", "belong_to"]),
+                (
+                    f"Is {text} moving when the video ends?",
+                    [
+                        *prog,
+                        "objects",
+                        "events",
+                        "filter_end",
+                        "unique",
+                        "query_frame",
+                        "filter_moving",
+                        "belong_to",
+                    ],
+                ),
                 (f"How many collisions does {text} have?", ["events", *prog, "filter_collision", "count"]),
-                (f"What is the {other} of the first object that collides with {text}?",
-                 ["events", *prog, "filter_collision", "first", "filter_order", *prog, "query_collision_partner",
-                  f"query_{other}"]),
-                (f"What is the {other} of the second object that collides with {text}?",
-                 ["events", *prog, "filter_collision", "second", "filter_order", *prog, "query_collision_partner",
-                  f"query_{other}"]),
-                (f"How many collisions happen after {text} enters the scene?",
-                 ["events", "filter_collision", "events", *prog, "filter_in", "unique", "filter_after", "count"]),
-                (f"Are there any collisions before {text} enters the scene?",
-                 ["events", "filter_collision", "events", *prog, "filter_in", "unique", "filter_before", "exist"]),
+                (
+                    f"What is the {other} of the first object that collides with {text}?",
+                    [
+                        "events",
+                        *prog,
+                        "filter_collision",
+                        "first",
+                        "filter_order",
+                        *prog,
+                        "query_collision_partner",
+                        f"query_{other}",
+                    ],
+                ),
+                (
+                    f"What is the {other} of the second object that collides with {text}?",
+                    [
+                        "events",
+                        *prog,
+                        "filter_collision",
+                        "second",
+                        "filter_order",
+                        *prog,
+                        "query_collision_partner",
+                        f"query_{other}",
+                    ],
+                ),
+                (
+                    f"How many collisions happen after {text} enters the scene?",
+                    [
+                        "events",
+                        "filter_collision",
+                        "events",
+                        *prog,
+                        "filter_in",
+                        "unique",
+                        "filter_after",
+                        "count",
+                    ],
+                ),
+                (
+                    f"Are there any collisions before {text} enters the scene?",
+                    [
+                        "events",
+                        "filter_collision",
+                        "events",
+                        *prog,
+                        "filter_in",
+                        "unique",
+                        "filter_before",
+                        "exist",
+                    ],
+                ),
                 (f"Does {text} exit the scene?", ["events", *prog, "filter_out", "exist"]),
                 (f"Is {text} stationary?", [*prog, "objects", "filter_stationary", "belong_to"]),
             ]
-            partners = [e.objects for e in self.world.events[:len(self.world.seen)] if e.kind == "collision"]
+            partners = [e.objects for e in self.world.events[: len(self.world.seen)] if e.kind == "collision"]
             if partners:
                 pair = rng.choice(partners)
                 da, db = self.desc[pair[0]], self.desc[pair[1]]
                 if da and db:
-                    templates.append((f"How many collisions happen before {da[1]} collides with {db[1]}?",
-                                      ["events", "filter_collision", *_collision_program(da[0], db[0]), "unique",
-                                       "filter_before", "count"]))
+                    templates.append(
+                        (
+                            f"How many collisions happen before {da[1]} collides with {db[1]}?",
+                            [
+                                "events",
+                                "filter_collision",
+                                *_collision_program(da[0], db[0]),
+                                "unique",
+                                "filter_before",
+                                "count",
+                            ],
+                        )
+                    )
         rng.shuffle(templates)
         for text, program in templates:
             if self.ok(program) is not None:
@@ -216,7 +320,7 @@ class _Generator:
         self.rng.shuffle(correct)
         self.rng.shuffle(wrong)
         n_right = self.rng.randint(1, min(len(correct), max_choices - 1))
-        picked = correct[:n_right] + wrong[:max_choices - n_right]
+        picked = correct[:n_right] + wrong[: max_choices - n_right]
         self.rng.shuffle(picked)
         return [Choice(i, t, p, a) for i, (t, p, a) in enumerate(picked)]
 
@@ -226,7 +330,9 @@ class _Generator:
 
     def explanatory(self):
         world = self.world
-        targets = [i for i in world.seen if world.events[i].kind == "collision" and world.ancestors[:, i].any()]
+        targets = [
+            i for i in world.seen if world.events[i].kind == "collision" and world.ancestors[:, i].any()
+        ]
         if not targets:
             return None
         t = self.rng.choice(targets)
@@ -256,12 +362,20 @@ class _Generator:
         for o in self.scene.objects:
             if o.id not in (a, b) and self.desc[o.id] is not None:
                 d = self.desc[o.id]
-                candidates.append((f"The presence of {d[1]}",
-                                   ["events", *target, "filter_ancestor", *d[0], "filter_collision", "exist"]))
+                candidates.append(
+                    (
+                        f"The presence of {d[1]}",
+                        ["events", *target, "filter_ancestor", *d[0], "filter_collision", "exist"],
+                    )
+                )
         options = self._options(candidates)
         if options is None:
             return None
-        return f"Which of the following is responsible for the collision between {da[1]} and {db[1]}?", target, options
+        return (
+            f"Which of the following is responsible for the collision between {da[1]} and {db[1]}?",
+            target,
+            options,
+        )
 
     def predictive(self):
         candidates = [c for c in (self._pair_choice(["unseen_events"], p) for p in self._pairs()) if c]
@@ -269,7 +383,9 @@ class _Generator:
         return None if options is None else ("What will happen next?", ["unseen_events"], options)
 
     def counterfactual(self):
-        removable = [o.id for o in self.scene.objects if self.desc[o.id] and o.id in self.scene.counterfactuals]
+        removable = [
+            o.id for o in self.scene.objects if self.desc[o.id] and o.id in self.scene.counterfactuals
+        ]
         if not removable:
             return None
         x = self.rng.choice(removable)
@@ -280,8 +396,9 @@ class _Generator:
         return None if options is None else (f"Without {text}, what will happen?", head, options)
 
 
-def generate_questions(scenes: Sequence[Scene], per_scene: int = 8, seed: int = 0,
-                       mix: Sequence[float] = (0.4, 0.2, 0.2, 0.2)) -> list[Question]:
+def generate_questions(
+    scenes: Sequence[Scene], per_scene: int = 8, seed: int = 0, mix: Sequence[float] = (0.4, 0.2, 0.2, 0.2)
+) -> list[Question]:
     """`per_scene` questions per scene (fewer when a type has nothing to ask), types drawn by `mix`."""
     if per_scene < 1:
         raise ValueError(f"per_scene={per_scene}: must be >= 1")

@@ -67,15 +67,29 @@ import torch
 from torch import Tensor
 
 from ...ops import lif
-from .executor import (BOOL, EVT, FRAME, FUNCTIONS, ILL_POSED, INT, LIT, OBJ, ORDERS, Compiled, World,
-                       compile_program)
+from .executor import (
+    BOOL,
+    EVT,
+    FRAME,
+    FUNCTIONS,
+    ILL_POSED,
+    INT,
+    LIT,
+    OBJ,
+    ORDERS,
+    Compiled,
+    World,
+    compile_program,
+)
 from .scenes import COLORS, MATERIALS, SHAPES, Scene
 
 CONCEPTS = (*COLORS, *MATERIALS, *SHAPES, *ORDERS)
 CONCEPT_INDEX = {c: i for i, c in enumerate(CONCEPTS)}
-ATTRIBUTE_CONCEPTS = {"color": [CONCEPT_INDEX[c] for c in COLORS],
-                      "material": [CONCEPT_INDEX[m] for m in MATERIALS],
-                      "shape": [CONCEPT_INDEX[s] for s in SHAPES]}
+ATTRIBUTE_CONCEPTS = {
+    "color": [CONCEPT_INDEX[c] for c in COLORS],
+    "material": [CONCEPT_INDEX[m] for m in MATERIALS],
+    "shape": [CONCEPT_INDEX[s] for s in SHAPES],
+}
 EVENT_KINDS = ("start", "end", "in", "out", "collision")
 FUNCTION_NAMES = ("literal", *sorted(FUNCTIONS))
 FUNCTION_INDEX = {f: i for i, f in enumerate(FUNCTION_NAMES)}
@@ -163,8 +177,8 @@ def build_graphs(scenes: Sequence[Scene | World]) -> SceneGraph:
             row = evt_post[e, b]
             n = scene.num_objects
             row[0:n] = member[:, e]
-            row[O:O + n] = w.moving_at[e]
-            row[2 * O:2 * O + n] = w.visible_at[e]
+            row[O : O + n] = w.moving_at[e]
+            row[2 * O : 2 * O + n] = w.visible_at[e]
             row[3 * O + EVENT_KINDS.index(event.kind)] = 1
             k0 = 3 * O + len(EVENT_KINDS)
             g = w.group[e]
@@ -172,7 +186,7 @@ def build_graphs(scenes: Sequence[Scene | World]) -> SceneGraph:
                 row[k0 + (0 if e in w.seen else 1)] = 1
             else:
                 row[k0 + 2 + (g - 1)] = 1
-            row[k0 + 2 + O:k0 + 2 + O + n] = w.cf_pairs[:, e]
+            row[k0 + 2 + O : k0 + 2 + O + n] = w.cf_pairs[:, e]
         # the time rank of each event's frame within its world
         rank = {}
         for g in set(w.group):
@@ -200,10 +214,19 @@ def build_graphs(scenes: Sequence[Scene | World]) -> SceneGraph:
     shares = (torch.einsum("boi,boj->bij", member, member) > 0).float()
     causes = fire(before + shares, 2.0)  # coincidence of "earlier" and "shares an object"
     return SceneGraph(
-        worlds=worlds, present=w_obj[:, :, C], attr=w_obj[:, :, :C].transpose(1, 2), moving_any=w_obj[:, :, C + 1],
-        member=member, moving_at=w_evt[:, :, O:2 * O], visible_at=w_evt[:, :, 2 * O:3 * O],
-        kind=w_evt[:, :, 3 * O:k0].transpose(1, 2), world=w_evt[:, :, k0:k0 + 2 + O].transpose(1, 2),
-        survives=w_evt[:, :, k0 + 2 + O:k0 + 2 + 2 * O].transpose(1, 2), before=before, causes=causes)
+        worlds=worlds,
+        present=w_obj[:, :, C],
+        attr=w_obj[:, :, :C].transpose(1, 2),
+        moving_any=w_obj[:, :, C + 1],
+        member=member,
+        moving_at=w_evt[:, :, O : 2 * O],
+        visible_at=w_evt[:, :, 2 * O : 3 * O],
+        kind=w_evt[:, :, 3 * O : k0].transpose(1, 2),
+        world=w_evt[:, :, k0 : k0 + 2 + O].transpose(1, 2),
+        survives=w_evt[:, :, k0 + 2 + O : k0 + 2 + 2 * O].transpose(1, 2),
+        before=before,
+        causes=causes,
+    )
 
 
 # ---------------------------------------------------------------------------------------- program HU
@@ -239,7 +262,7 @@ def encode_programs(programs: Sequence[Sequence[str]]) -> EncodedPrograms:
             drive[s, q, FUNCTION_INDEX[ins.op]] = 1
             if ins.literal is not None:
                 drive[s, q, F + CONCEPT_INDEX[ins.literal]] = 1
-            args[s, q, :len(ins.args)] = ins.args
+            args[s, q, : len(ins.args)] = ins.args
             nargs[s, q] = len(ins.args)
             out[s, q] = ins.out
     depth = max([c.depth for c in compiled if c.error is None] + [1])
@@ -263,8 +286,13 @@ class SpikingReasoner:
     def __init__(self, max_closure_steps: int = 64):
         self.max_closure_steps = max_closure_steps
 
-    def __call__(self, programs: Sequence[Sequence[str]], scenes: Sequence[Scene | World],
-                 scene_of: Sequence[int] | None = None, graph: SceneGraph | None = None) -> ReasonerOutput:
+    def __call__(
+        self,
+        programs: Sequence[Sequence[str]],
+        scenes: Sequence[Scene | World],
+        scene_of: Sequence[int] | None = None,
+        graph: SceneGraph | None = None,
+    ) -> ReasonerOutput:
         """programs[q] is asked about scenes[scene_of[q]] (default: scene q)."""
         graph = graph or build_graphs(scenes)
         scene_of = np.arange(len(programs)) if scene_of is None else np.asarray(scene_of)
@@ -295,8 +323,17 @@ class SpikingReasoner:
                 x = slots[idx, a0.clamp(min=0)] * (a0 >= 0).unsqueeze(1)
                 y = slots[idx, a1.clamp(min=0)] * (a1 >= 0).unsqueeze(1)
                 b = torch.as_tensor(scene_of[q])
-                result, n_steps = _circuit(name, x, y, torch.as_tensor(enc.nargs[s, q]), concept_spikes[idx],
-                                           graph, b, lay, self.max_closure_steps)
+                result, n_steps = _circuit(
+                    name,
+                    x,
+                    y,
+                    torch.as_tensor(enc.nargs[s, q]),
+                    concept_spikes[idx],
+                    graph,
+                    b,
+                    lay,
+                    self.max_closure_steps,
+                )
                 slots[idx, torch.as_tensor(enc.out[s, q])] = result
                 steps[q] += n_steps
         final = slots[:, 0]
@@ -313,13 +350,15 @@ class _Layout:
 
     def split(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         O, E, C = self.O, self.E, self.C
-        return x[:, :O], x[:, O:O + E], x[:, O + E:O + E + C], x[:, O + E + C:]
+        return x[:, :O], x[:, O : O + E], x[:, O + E : O + E + C], x[:, O + E + C :]
 
     def join(self, n: int, obj=None, evt=None, con=None, yn=None) -> Tensor:
-        parts = [obj if obj is not None else torch.zeros(n, self.O),
-                 evt if evt is not None else torch.zeros(n, self.E),
-                 con if con is not None else torch.zeros(n, self.C),
-                 yn if yn is not None else torch.zeros(n, 2)]
+        parts = [
+            obj if obj is not None else torch.zeros(n, self.O),
+            evt if evt is not None else torch.zeros(n, self.E),
+            con if con is not None else torch.zeros(n, self.C),
+            yn if yn is not None else torch.zeros(n, 2),
+        ]
         return torch.cat(parts, 1)
 
 
@@ -330,11 +369,20 @@ def _yes_no(evidence: Tensor) -> Tensor:
     return torch.stack([yes, no], 1)
 
 
-def _circuit(name: str, x: Tensor, y: Tensor, nargs: Tensor, concepts: Tensor, g: SceneGraph, b: Tensor,
-             lay: _Layout, max_closure: int) -> tuple[Tensor, int]:
+def _circuit(
+    name: str,
+    x: Tensor,
+    y: Tensor,
+    nargs: Tensor,
+    concepts: Tensor,
+    g: SceneGraph,
+    b: Tensor,
+    lay: _Layout,
+    max_closure: int,
+) -> tuple[Tensor, int]:
     n = x.shape[0]
-    xo, xe, xc, xb = lay.split(x)
-    yo, ye, yc, yb = lay.split(y)
+    xo, xe, _xc, xb = lay.split(x)
+    yo, ye, yc, _yb = lay.split(y)
     J = lay.join
     if name == "literal":
         return J(n, con=fire(concepts)), 1
@@ -359,10 +407,14 @@ def _circuit(name: str, x: Tensor, y: Tensor, nargs: Tensor, concepts: Tensor, g
         return J(n, obj=fire(xo + torch.einsum("qc,qco->qo", yc, g.attr[b]), 2.0)), 1
     if name in ("filter_moving", "filter_stationary"):
         with_frame = (nargs == 2).float().unsqueeze(1)
-        moving = with_frame * torch.einsum("qe,qeo->qo", ye, g.moving_at[b]) + (1 - with_frame) * g.moving_any[b]
+        moving = (
+            with_frame * torch.einsum("qe,qeo->qo", ye, g.moving_at[b]) + (1 - with_frame) * g.moving_any[b]
+        )
         if name == "filter_moving":
             return J(n, obj=fire(xo + moving, 2.0)), 1
-        visible = with_frame * torch.einsum("qe,qeo->qo", ye, g.visible_at[b]) + (1 - with_frame) * g.present[b]
+        visible = (
+            with_frame * torch.einsum("qe,qeo->qo", ye, g.visible_at[b]) + (1 - with_frame) * g.present[b]
+        )
         return J(n, obj=fire(xo + visible - INHIBIT * moving, 2.0)), 1
     if name in ("filter_start", "filter_end", "filter_in", "filter_out", "filter_collision"):
         kind = g.kind[b, EVENT_KINDS.index(name[7:])]
@@ -380,8 +432,9 @@ def _circuit(name: str, x: Tensor, y: Tensor, nargs: Tensor, concepts: Tensor, g
         order = yc[:, [CONCEPT_INDEX[o] for o in ORDERS]]  # which order word spiked
         rank = order[:, 1:2]  # "second" wants one event ahead of it
         later = order[:, 2:3]
-        ahead = (1 - later) * torch.einsum("qi,qij->qj", xe, g.before[b]) \
-            + later * torch.einsum("qj,qij->qi", xe, g.before[b])
+        ahead = (1 - later) * torch.einsum("qi,qij->qj", xe, g.before[b]) + later * torch.einsum(
+            "qj,qij->qi", xe, g.before[b]
+        )
         at_least = fire(INHIBIT * xe + ahead, INHIBIT + rank)
         beyond = fire(INHIBIT * xe + ahead, INHIBIT + rank + 1)
         return J(n, evt=fire(INHIBIT * at_least - INHIBIT * beyond, INHIBIT)), 2
@@ -390,7 +443,7 @@ def _circuit(name: str, x: Tensor, y: Tensor, nargs: Tensor, concepts: Tensor, g
         found = torch.zeros_like(ye)
         v = torch.zeros_like(ye)
         steps = 0
-        for steps in range(1, max_closure + 1):
+        for steps in range(1, max_closure + 1):  # noqa: B007 - the count is read after the loop
             # a neuron fires when it causes the target or a found ancestor; found ones hold themselves
             drive = torch.einsum("qij,qj->qi", causes, ye + found) + INHIBIT * found
             spikes, v = lif(drive.unsqueeze(0), v, decay=0.0, threshold=1.0 - 1e-4)
@@ -422,7 +475,7 @@ def _read(final: Tensor, compiled: Compiled, lay: _Layout, world: World) -> str:
     if kind == INT:
         return str(int(obj.sum() + evt.sum()))
     if kind == LIT:
-        attr = compiled.instrs[-1].op[len("query_"):]
+        attr = compiled.instrs[-1].op[len("query_") :]
         ids = ATTRIBUTE_CONCEPTS.get(attr, range(lay.C))
         hit = [i for i in ids if con[0, i] > 0]
         return CONCEPTS[hit[0] if hit else ids[0]]

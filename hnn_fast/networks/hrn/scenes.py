@@ -106,12 +106,17 @@ class Scene:
         return sorted(events, key=lambda e: e.frame)
 
     def unseen_events(self) -> list[Event]:
-        return [Event("collision", c.frame, c.objects) for c in sorted(self.collisions, key=lambda c: c.frame)
-                if c.frame >= SEEN_FRAMES]
+        return [
+            Event("collision", c.frame, c.objects)
+            for c in sorted(self.collisions, key=lambda c: c.frame)
+            if c.frame >= SEEN_FRAMES
+        ]
 
     def counterfact_events(self, removed: int) -> list[Event]:
-        return [Event("collision", c.frame, c.objects)
-                for c in sorted(self.counterfactuals.get(removed, []), key=lambda c: c.frame)]
+        return [
+            Event("collision", c.frame, c.objects)
+            for c in sorted(self.counterfactuals.get(removed, []), key=lambda c: c.frame)
+        ]
 
     def moving(self, row: int | None = None) -> np.ndarray:
         """[N] bool: moving at sampled frame `row`, or at any seen frame when row is None."""
@@ -127,15 +132,19 @@ class Scene:
             return moving[seen].any(0)
         return moving[row] & self.visible()[row]
 
-    def with_collisions(self, collisions: list[Collision],
-                        counterfactuals: dict[int, list[Collision]] | None = None) -> Scene:
-        return replace(self, collisions=list(collisions),
-                       counterfactuals=self.counterfactuals if counterfactuals is None else counterfactuals)
+    def with_collisions(
+        self, collisions: list[Collision], counterfactuals: dict[int, list[Collision]] | None = None
+    ) -> Scene:
+        return replace(
+            self,
+            collisions=list(collisions),
+            counterfactuals=self.counterfactuals if counterfactuals is None else counterfactuals,
+        )
 
 
 def frame_row(frame: int) -> int:
     """The sampled-trajectory row of a frame."""
-    return min(max(int(round(frame / FRAME_STEP)), 0), NUM_FRAMES - 1)
+    return min(max(round(frame / FRAME_STEP), 0), NUM_FRAMES - 1)
 
 
 def merge_collisions(collisions: Iterable[Collision], gap: int = MERGE_GAP) -> list[Collision]:
@@ -157,8 +166,10 @@ def merge_collisions(collisions: Iterable[Collision], gap: int = MERGE_GAP) -> l
 def parse_scene(record: dict, *, where: str = "scene") -> Scene:
     try:
         index = int(record["scene_index"])
-        objects = [SceneObject(int(o["id"]), str(o["color"]), str(o["material"]), str(o["shape"]))
-                   for o in record["objects"]]
+        objects = [
+            SceneObject(int(o["id"]), str(o["color"]), str(o["material"]), str(o["shape"]))
+            for o in record["objects"]
+        ]
         predictions = record["predictions"]
     except (KeyError, TypeError, ValueError) as exc:
         raise SceneFormatError(f"{where}: not a perceived scene ({type(exc).__name__}: {exc})") from None
@@ -166,8 +177,9 @@ def parse_scene(record: dict, *, where: str = "scene") -> Scene:
         raise SceneFormatError(f"{where}: object ids must be 0..{len(objects) - 1}")
     for obj in objects:
         if obj.color not in COLORS or obj.material not in MATERIALS or obj.shape not in SHAPES:
-            raise SceneFormatError(f"{where}: object {obj.id} has unknown attributes "
-                                   f"{obj.color}/{obj.material}/{obj.shape}")
+            raise SceneFormatError(
+                f"{where}: object {obj.id} has unknown attributes {obj.color}/{obj.material}/{obj.shape}"
+            )
     by_name = {(o.color, o.material, o.shape): o.id for o in objects}
     if len(by_name) != len(objects):
         raise SceneFormatError(f"{where}: attribute triples are not unique")
@@ -216,8 +228,9 @@ def _open_text(path: Path):
     return gzip.open(path, "rt", encoding="utf-8") if gz else open(path, encoding="utf-8")
 
 
-def iter_scenes(path: str | os.PathLike, indices: Iterable[int] | None = None,
-                limit: int | None = None) -> Iterator[Scene]:
+def iter_scenes(
+    path: str | os.PathLike, indices: Iterable[int] | None = None, limit: int | None = None
+) -> Iterator[Scene]:
     """Scenes of a jsonl(.gz) file, optionally only those whose scene_index is in `indices`."""
     path = Path(path)
     if not path.is_file():
@@ -245,8 +258,9 @@ def iter_scenes(path: str | os.PathLike, indices: Iterable[int] | None = None,
             count += 1
 
 
-def load_scenes(path: str | os.PathLike, indices: Iterable[int] | None = None,
-                limit: int | None = None) -> list[Scene]:
+def load_scenes(
+    path: str | os.PathLike, indices: Iterable[int] | None = None, limit: int | None = None
+) -> list[Scene]:
     scenes = list(iter_scenes(path, indices, limit))
     if not scenes:
         raise SceneFormatError(f"scenes file {str(path)!r} holds no (matching) scene")
@@ -258,12 +272,19 @@ def default_scene_file() -> Path | None:
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env)
-    candidate = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "clevrer-scenes" / DEFAULT_FILE
+    candidate = (
+        Path(__file__).resolve().parents[3].parent / "shared" / "data" / "clevrer-scenes" / DEFAULT_FILE
+    )
     return candidate if candidate.is_file() else None
 
 
-def load_default_scenes(indices: Iterable[int] | None = None, limit: int | None = None,
-                        path: str | os.PathLike | None = None, *, verbose: bool = True) -> list[Scene]:
+def load_default_scenes(
+    indices: Iterable[int] | None = None,
+    limit: int | None = None,
+    path: str | os.PathLike | None = None,
+    *,
+    verbose: bool = True,
+) -> list[Scene]:
     """The real scenes when the file is found, else a generated set (with a printed note)."""
     path = path or default_scene_file()
     if path is not None:
@@ -277,8 +298,9 @@ def load_default_scenes(indices: Iterable[int] | None = None, limit: int | None 
 # ----------------------------------------------------------------------------------- generated scenes
 
 
-def _simulate(start: np.ndarray, velocity: np.ndarray, enter: np.ndarray, alive: np.ndarray,
-              radius: float = 6.0) -> tuple[np.ndarray, list[Collision]]:
+def _simulate(
+    start: np.ndarray, velocity: np.ndarray, enter: np.ndarray, alive: np.ndarray, radius: float = 6.0
+) -> tuple[np.ndarray, list[Collision]]:
     """Discs on a table, elastic contacts, one step per frame; an object is off the table before
     `enter` and leaves the view beyond the table's edge."""
     n = len(start)
@@ -308,7 +330,9 @@ def _simulate(start: np.ndarray, velocity: np.ndarray, enter: np.ndarray, alive:
     return rows, merge_collisions(collisions)
 
 
-def generate_scenes(n: int, seed: int = 0, first_index: int = 0, num_objects: int | None = None) -> list[Scene]:
+def generate_scenes(
+    n: int, seed: int = 0, first_index: int = 0, num_objects: int | None = None
+) -> list[Scene]:
     """Small synthetic CLEVRER-like scenes (3-6 objects, or num_objects) with factual and
     counterfactual worlds."""
     rng = np.random.default_rng(seed)
@@ -323,7 +347,9 @@ def generate_scenes(n: int, seed: int = 0, first_index: int = 0, num_objects: in
         target = start[rng.permutation(m)] + rng.normal(0, 8, (m, 2))
         speed = rng.uniform(0.4, 1.2, m) * (rng.random(m) < 0.7)
         direction = target - start
-        velocity = direction / np.maximum(np.linalg.norm(direction, axis=1, keepdims=True), 1e-6) * speed[:, None]
+        velocity = (
+            direction / np.maximum(np.linalg.norm(direction, axis=1, keepdims=True), 1e-6) * speed[:, None]
+        )
         enter = np.where(rng.random(m) < 0.25, rng.integers(10, 90, m), 0)
         alive = np.ones(m, bool)
         positions, collisions = _simulate(start, velocity, enter, alive)
@@ -338,22 +364,38 @@ def generate_scenes(n: int, seed: int = 0, first_index: int = 0, num_objects: in
 
 def scene_record(scene: Scene) -> dict:
     """The file record of a scene (what parse_scene reads back)."""
+
     def name(i: int) -> dict:
         o = scene.objects[i]
         return {"color": o.color, "material": o.material, "shape": o.shape}
 
     def prediction(what_if: int, positions: np.ndarray, collisions: Sequence[Collision]) -> dict:
-        trajectory = [{"frame_index": r * FRAME_STEP,
-                       "objects": [{"x": float(positions[r, i, 0]), "y": float(positions[r, i, 1]), **name(i)}
-                                   for i in range(scene.num_objects) if np.isfinite(positions[r, i]).all()]}
-                      for r in range(NUM_FRAMES)]
-        return {"what_if": what_if, "trajectory": trajectory,
-                "collisions": [{"frame": c.frame, "objects": [name(i) for i in c.objects]} for c in collisions]}
+        trajectory = [
+            {
+                "frame_index": r * FRAME_STEP,
+                "objects": [
+                    {"x": float(positions[r, i, 0]), "y": float(positions[r, i, 1]), **name(i)}
+                    for i in range(scene.num_objects)
+                    if np.isfinite(positions[r, i]).all()
+                ],
+            }
+            for r in range(NUM_FRAMES)
+        ]
+        return {
+            "what_if": what_if,
+            "trajectory": trajectory,
+            "collisions": [{"frame": c.frame, "objects": [name(i) for i in c.objects]} for c in collisions],
+        }
 
     preds = [prediction(-1, scene.positions, scene.collisions)]
-    preds += [prediction(k, scene.counterfactual_positions.get(k, np.full_like(scene.positions, np.nan)), cs)
-              for k, cs in sorted(scene.counterfactuals.items())]
-    return {"scene_index": scene.scene_index,
-            "objects": [{"id": o.id, "color": o.color, "material": o.material, "shape": o.shape}
-                        for o in scene.objects],
-            "predictions": preds}
+    preds += [
+        prediction(k, scene.counterfactual_positions.get(k, np.full_like(scene.positions, np.nan)), cs)
+        for k, cs in sorted(scene.counterfactuals.items())
+    ]
+    return {
+        "scene_index": scene.scene_index,
+        "objects": [
+            {"id": o.id, "color": o.color, "material": o.material, "shape": o.shape} for o in scene.objects
+        ],
+        "predictions": preds,
+    }

@@ -51,14 +51,18 @@ class DavisSynthConfig:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         ratio = self.render_hz / self.frame_hz
         if abs(ratio - round(ratio)) > 1e-9 or ratio < 1:
-            raise ValueError(f"render_hz / frame_hz must be a whole number >= 1, got "
-                             f"{self.render_hz}/{self.frame_hz} = {ratio:g}")
+            raise ValueError(
+                f"render_hz / frame_hz must be a whole number >= 1, got "
+                f"{self.render_hz}/{self.frame_hz} = {ratio:g}"
+            )
         lo, hi = self.n_objects
         if not 1 <= lo <= hi:
             raise ValueError(f"n_objects must be (min, max) with 1 <= min <= max, got {self.n_objects}")
         rlo, rhi = self.radius_px
         if not 1 <= rlo <= rhi or 2 * rhi + 4 > min(self.height, self.width):
-            raise ValueError(f"radius_px {self.radius_px}: need 1 <= min <= max and objects that fit the sensor")
+            raise ValueError(
+                f"radius_px {self.radius_px}: need 1 <= min <= max and objects that fit the sensor"
+            )
         bad = [p for p in self.paths if p not in PATHS]
         if not self.paths or bad:
             raise ValueError(f"paths must be a non-empty subset of {PATHS}, got {self.paths}")
@@ -67,11 +71,11 @@ class DavisSynthConfig:
 
     @property
     def renders_per_frame(self) -> int:
-        return int(round(self.render_hz / self.frame_hz))
+        return round(self.render_hz / self.frame_hz)
 
     @property
     def n_renders(self) -> int:
-        return int(round(self.duration_ms * 1e-3 * self.render_hz)) + 1
+        return round(self.duration_ms * 1e-3 * self.render_hz) + 1
 
 
 @dataclass
@@ -134,20 +138,22 @@ def _trajectory(rng: np.random.Generator, kind: str, s: np.ndarray, radius: floa
         # From rest-ish to about twice the base speed over the recording's path time.
         horizon = max(s[-1], 1e-6)
         a = 2.0 * v / horizon
-        dist = 0.3 * v * s + 0.5 * a * s ** 2
+        dist = 0.3 * v * s + 0.5 * a * s**2
     return _fold(x0 + d[0] * dist, lo, hx), _fold(y0 + d[1] * dist, lo, hy)
 
 
 def _coverage(kind: str, dx: np.ndarray, dy: np.ndarray, radius: float) -> np.ndarray:
     """Anti-aliased coverage in [0, 1] of a shape centred at the origin (one-pixel soft edge)."""
     if kind == "disk":
-        inside = radius - np.sqrt(dx ** 2 + dy ** 2)
+        inside = radius - np.sqrt(dx**2 + dy**2)
     else:
         inside = radius - np.maximum(np.abs(dx), np.abs(dy))
     return np.clip(inside + 0.5, 0.0, 1.0)
 
 
-def generate(config: DavisSynthConfig | None = None, seed: int = 0, *, keep_intensity: bool = False) -> DavisSequence:
+def generate(
+    config: DavisSynthConfig | None = None, seed: int = 0, *, keep_intensity: bool = False
+) -> DavisSequence:
     """Renders one recording; the same (config, seed) gives the same arrays."""
     cfg = config or DavisSynthConfig()
     rng = np.random.default_rng(seed)
@@ -168,7 +174,9 @@ def generate(config: DavisSynthConfig | None = None, seed: int = 0, *, keep_inte
         radii.append(radius)
         centres.append(np.stack(_trajectory(rng, kind, s, radius, cfg), axis=1))
         # Objects are brighter than the background on average, textured so the ANN can tell them apart.
-        textures.append(_texture(rng, 32, rng.uniform(2.0, 5.0), rng.uniform(0.45, 0.7), rng.uniform(0.8, 1.0)))
+        textures.append(
+            _texture(rng, 32, rng.uniform(2.0, 5.0), rng.uniform(0.45, 0.7), rng.uniform(0.8, 1.0))
+        )
 
     intensity = np.broadcast_to(background, (R, H, W)).copy()
     for r in range(R):
@@ -191,16 +199,24 @@ def generate(config: DavisSynthConfig | None = None, seed: int = 0, *, keep_inte
     c = np.stack(centres, axis=1)
     boxes = np.concatenate([c - half, c + half], axis=-1)
 
-    emulator = EventEmulator(H, W, threshold_on=cfg.threshold_on, threshold_off=cfg.threshold_off,
-                             threshold_mismatch=cfg.threshold_mismatch, refractory_us=cfg.refractory_us,
-                             shot_noise_rate_hz=cfg.shot_noise_rate_hz, seed=int(rng.integers(2 ** 31)))
+    emulator = EventEmulator(
+        H,
+        W,
+        threshold_on=cfg.threshold_on,
+        threshold_off=cfg.threshold_off,
+        threshold_mismatch=cfg.threshold_mismatch,
+        refractory_us=cfg.refractory_us,
+        shot_noise_rate_hz=cfg.shot_noise_rate_hz,
+        seed=int(rng.integers(2**31)),
+    )
     render_t_us = np.rint(t_s * 1e6).astype(np.int64)
     events = emulator(intensity, render_t_us)
 
     aps_index = np.arange(0, R, cfg.renders_per_frame)
     aps = aps_frames(intensity[aps_index], cfg.aps_read_noise, rng)
-    return DavisSequence(cfg, render_t_us, boxes, aps, aps_index, events, shapes, paths,
-                         intensity if keep_intensity else None)
+    return DavisSequence(
+        cfg, render_t_us, boxes, aps, aps_index, events, shapes, paths, intensity if keep_intensity else None
+    )
 
 
 def aps_frames(intensity: np.ndarray, read_noise: float, rng: np.random.Generator) -> np.ndarray:

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from ... import ops
 from .model import HSN, box_centres, box_iou, box_sizes
 
+
 def count_macs(model: nn.Module, *inputs: Tensor) -> tuple[int, float]:
     """Multiply-accumulates of the convolutions in one forward pass: (dense, event-driven). The
     event-driven count weighs each convolution by the fraction of its inputs that are non-zero, the
@@ -39,8 +40,9 @@ METHODS = ("hsn", "ann_frame_rate", "ann_ideal", "snn_alone")
 
 
 @torch.no_grad()
-def streaming_boxes(net: HSN, aps: Tensor, events: Tensor, frames: Tensor, box0: Tensor,
-                    bins_per_frame: int) -> dict[str, Tensor]:
+def streaming_boxes(
+    net: HSN, aps: Tensor, events: Tensor, frames: Tensor, box0: Tensor, bins_per_frame: int
+) -> dict[str, Tensor]:
     """Boxes [B, N, 4] at the end of each of the N event bins of recordings, per method.
 
     aps [B, F, H, W]: frames at the start of each interval (frame 0 also gives the template at box0
@@ -50,8 +52,10 @@ def streaming_boxes(net: HSN, aps: Tensor, events: Tensor, frames: Tensor, box0:
     """
     B, n_frames = aps.shape[:2]
     N = events.shape[1]
-    if N != (n_frames - 1) * bins_per_frame:
-        raise ValueError(f"streaming_boxes: {N} event bins for {n_frames} frames and bins_per_frame={bins_per_frame}")
+    if (n_frames - 1) * bins_per_frame != N:
+        raise ValueError(
+            f"streaming_boxes: {N} event bins for {n_frames} frames and bins_per_frame={bins_per_frame}"
+        )
     size = box_sizes(box0)
     sf_frames = net.features(aps.flatten(0, 1)).unflatten(0, (B, n_frames))
     tmpl = net.template(sf_frames[:, 0], box0)
@@ -60,7 +64,7 @@ def streaming_boxes(net: HSN, aps: Tensor, events: Tensor, frames: Tensor, box0:
         sf = sf_frames[:, k]
         held = net.locate(net.response(tmpl, sf), size)
         net.where.reset_state()
-        delta = net.delta(events[:, k * bins_per_frame:(k + 1) * bins_per_frame].transpose(0, 1))
+        delta = net.delta(events[:, k * bins_per_frame : (k + 1) * bins_per_frame].transpose(0, 1))
         for d in delta:
             out["hsn"].append(net.locate(net.response(tmpl, sf + d), size))
             out["snn_alone"].append(net.locate(net.response(tmpl, d), size))
@@ -73,10 +77,14 @@ def streaming_boxes(net: HSN, aps: Tensor, events: Tensor, frames: Tensor, box0:
 def streaming_scores(net: HSN, rec: dict[str, Tensor], bins_per_frame: int) -> dict[str, tuple[float, float]]:
     """(mean IoU, mean centre error in pixels) per method over every bin of the recordings in rec
     (keys aps, events, frames, boxes [B, N, 4] at bin ends, frame_boxes [B, F, 4])."""
-    boxes = streaming_boxes(net, rec["aps"], rec["events"], rec["frames"], rec["frame_boxes"][:, 0], bins_per_frame)
+    boxes = streaming_boxes(
+        net, rec["aps"], rec["events"], rec["frames"], rec["frame_boxes"][:, 0], bins_per_frame
+    )
     gt = rec["boxes"].float()
-    return {m: (box_iou(b, gt).mean().item(),
-                (box_centres(b) - box_centres(gt)).norm(dim=-1).mean().item()) for m, b in boxes.items()}
+    return {
+        m: (box_iou(b, gt).mean().item(), (box_centres(b) - box_centres(gt)).norm(dim=-1).mean().item())
+        for m, b in boxes.items()
+    }
 
 
 @torch.no_grad()
@@ -100,9 +108,13 @@ def measure_cost(net: HSN, events: Tensor, bins_per_frame: int, iters: int = 50)
     snn_sparse /= T
     snn //= T
     hu, _ = count_macs(net.hu, torch.zeros(1, 1, C, h, w))
-    macs = {"ann_step": ann + corr, "snn_step": snn + hu + corr,
-            "ann_ideal": ann + corr, "ann_frame_rate": (ann + corr) / bins_per_frame,
-            "hsn": snn + hu + corr + ann / bins_per_frame}
+    macs = {
+        "ann_step": ann + corr,
+        "snn_step": snn + hu + corr,
+        "ann_ideal": ann + corr,
+        "ann_frame_rate": (ann + corr) / bins_per_frame,
+        "hsn": snn + hu + corr + ann / bins_per_frame,
+    }
     event_macs = {"snn_step": snn_sparse + hu + corr, "hsn": snn_sparse + hu + corr + ann / bins_per_frame}
     size = torch.tensor([[H / 4, W / 4]])
     tmpl = net.template(feats, torch.tensor([[3 * H / 8, 3 * W / 8, 5 * H / 8, 5 * W / 8]]))
@@ -110,16 +122,18 @@ def measure_cost(net: HSN, events: Tensor, bins_per_frame: int, iters: int = 50)
     n = bins_per_frame
 
     def snn_step(i: int) -> None:
-        net.locate(net.response(tmpl, feats + net.delta(events[i % T:i % T + 1])[0]), size)
+        net.locate(net.response(tmpl, feats + net.delta(events[i % T : i % T + 1])[0]), size)
 
     def snn_interval(i: int) -> None:
         # A frame interval's bins in one fused call (time loop inside the kernels), as a pipeline
         # that may wait for a frame interval's events would run it.
         j = (i * n) % max(T - n + 1, 1)
         net.where.reset_state()
-        deltas = net.delta(events[j:j + n])
-        net.locate(net.response(tmpl.expand(len(deltas), -1, -1, -1), feats + deltas[:, 0]),
-                   size.expand(len(deltas), -1))
+        deltas = net.delta(events[j : j + n])
+        net.locate(
+            net.response(tmpl.expand(len(deltas), -1, -1, -1), feats + deltas[:, 0]),
+            size.expand(len(deltas), -1),
+        )
 
     def ann_step(i: int) -> None:
         net.locate(net.response(tmpl, net.features(frame)), size)
@@ -143,5 +157,10 @@ def measure_cost(net: HSN, events: Tensor, bins_per_frame: int, iters: int = 50)
         ops.set_backend(previous)
     ups["ann_step"] = rate(ann_step, 1)
     ups["hsn_fused"] = 1.0 / (1.0 / ups["snn_step_fused"] + 1.0 / (ups["ann_step"] * n))
-    return {"macs_per_update": macs, "event_driven_macs_per_update": event_macs, "updates_per_s": ups,
-            "event_density": float((events != 0).float().mean()), "threads": torch.get_num_threads()}
+    return {
+        "macs_per_update": macs,
+        "event_driven_macs_per_update": event_macs,
+        "updates_per_s": ups,
+        "event_density": float((events != 0).float().mean()),
+        "threads": torch.get_num_threads(),
+    }

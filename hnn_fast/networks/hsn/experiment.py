@@ -31,11 +31,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from .data import DavisSynthConfig, aps_frames, generate
 from ...data.events import bin_events
-from . import evaluation, model as M
 from ...train.config import ConfigError, TrainConfig, param
 from ...train.registry import Experiment, StepContext
+from . import evaluation
+from . import model as M
+from .data import DavisSynthConfig, aps_frames, generate
 
 METHODS = evaluation.METHODS
 
@@ -51,20 +52,42 @@ class HSNTrainConfig(TrainConfig):
     frame_hz: float = param(25.0, "APS frame rate (the scene is rendered at 1 kHz)", gt=0, max=500)
     bins_per_frame: int = param(10, "event bins (SNN updates) per frame interval", min=1)
     duration_ms: float = param(400.0, "length of each recording", gt=0)
-    max_speed: float = param(8.0, "training recordings draw their speed multiplier from [1, max_speed]", min=1)
-    eval_speeds: str = param("1,2,4,8", "comma-separated speed multipliers scored by the streaming evaluation")
-    train_recordings: int = param(64, "synthetic recordings for training (one sample per frame interval)", min=1)
+    max_speed: float = param(
+        8.0, "training recordings draw their speed multiplier from [1, max_speed]", min=1
+    )
+    eval_speeds: str = param(
+        "1,2,4,8", "comma-separated speed multipliers scored by the streaming evaluation"
+    )
+    train_recordings: int = param(
+        64, "synthetic recordings for training (one sample per frame interval)", min=1
+    )
     eval_recordings: int = param(6, "recordings per speed for the streaming evaluation", min=1)
-    data_seed: int = param(0, "seed of the synthetic recordings (apart from `seed`, so that runs with "
-                           "different seeds see the same data)", min=0)
-    arch: str = param("small", "feature extractor of both pathways: small (stride 4) or resnet (the "
-                      "authors' two-stage ResNet, stride 8)", choices=M.ARCHS)
+    data_seed: int = param(
+        0,
+        "seed of the synthetic recordings (apart from `seed`, so that runs with "
+        "different seeds see the same data)",
+        min=0,
+    )
+    arch: str = param(
+        "small",
+        "feature extractor of both pathways: small (stride 4) or resnet (the "
+        "authors' two-stage ResNet, stride 8)",
+        choices=M.ARCHS,
+    )
     channels: int = param(32, "feature channels of both pathways", min=1)
     width: int = param(32, "channels of the small architecture's ANN convolutions", min=2)
-    snn_width: int = param(16, "channels of the small architecture's SNN convolutions (same layers, kernels "
-                           "and strides as the ANN); 0: as wide as the ANN", min=0)
-    schedule: str = param("two_phase", "two_phase: ANN first, then SNN + HU with the ANN frozen (the paper); "
-                          "end_to_end: everything at once (the authors' code)", choices=("two_phase", "end_to_end"))
+    snn_width: int = param(
+        16,
+        "channels of the small architecture's SNN convolutions (same layers, kernels "
+        "and strides as the ANN); 0: as wide as the ANN",
+        min=0,
+    )
+    schedule: str = param(
+        "two_phase",
+        "two_phase: ANN first, then SNN + HU with the ANN frozen (the paper); "
+        "end_to_end: everything at once (the authors' code)",
+        choices=("two_phase", "end_to_end"),
+    )
     phase1_fraction: float = param(0.5, "share of the steps spent in phase 1 (two_phase)", gt=0, max=1)
     feature_weight: float = param(1.0, "weight of the feature-prediction loss L_F (Eq. 13)", min=0)
     reg_weight: float = param(0.01, "weight of the feature regulariser L_R", min=0)
@@ -74,27 +97,37 @@ class HSNTrainConfig(TrainConfig):
         super().__post_init__()
         _speeds(self)
         if self.duration_ms * self.frame_hz < 1000.0:
-            raise ConfigError(f"config duration_ms={self.duration_ms}: shorter than one frame interval "
-                              f"at frame_hz={self.frame_hz}")
+            raise ConfigError(
+                f"config duration_ms={self.duration_ms}: shorter than one frame interval "
+                f"at frame_hz={self.frame_hz}"
+            )
         renders_per_frame = 1000.0 / self.frame_hz
-        if abs(renders_per_frame - round(renders_per_frame)) > 1e-9 or round(renders_per_frame) % self.bins_per_frame:
-            raise ConfigError(f"config frame_hz={self.frame_hz}, bins_per_frame={self.bins_per_frame}: a frame "
-                              f"interval must be a whole number of 1 ms renders, divisible into the bins")
+        if (
+            abs(renders_per_frame - round(renders_per_frame)) > 1e-9
+            or round(renders_per_frame) % self.bins_per_frame
+        ):
+            raise ConfigError(
+                f"config frame_hz={self.frame_hz}, bins_per_frame={self.bins_per_frame}: a frame "
+                f"interval must be a whole number of 1 ms renders, divisible into the bins"
+            )
 
 
 def _speeds(cfg: HSNTrainConfig) -> list[float]:
     try:
         speeds = [float(s) for s in cfg.eval_speeds.split(",") if s.strip()]
     except ValueError:
-        raise ConfigError(f"config eval_speeds={cfg.eval_speeds!r}: must be comma-separated numbers") from None
+        raise ConfigError(
+            f"config eval_speeds={cfg.eval_speeds!r}: must be comma-separated numbers"
+        ) from None
     if not speeds or min(speeds) <= 0:
         raise ConfigError(f"config eval_speeds={cfg.eval_speeds!r}: need at least one speed, each > 0")
     return speeds
 
 
 def _synth_config(cfg: HSNTrainConfig, speed: float) -> DavisSynthConfig:
-    return DavisSynthConfig(height=cfg.sensor, width=cfg.sensor, frame_hz=cfg.frame_hz,
-                            duration_ms=cfg.duration_ms, speed=speed)
+    return DavisSynthConfig(
+        height=cfg.sensor, width=cfg.sensor, frame_hz=cfg.frame_hz, duration_ms=cfg.duration_ms, speed=speed
+    )
 
 
 def _recording(cfg: HSNTrainConfig, speed: float, seed: int) -> dict[str, Tensor]:
@@ -132,12 +165,18 @@ class _Samples(Dataset):
 
 def _clips(rec: dict[str, Tensor], n: int) -> list[dict[str, Tensor]]:
     """One training sample per frame interval of a recording."""
-    return [{
-        "template_frame": rec["aps"][0], "template_box": rec["frame_boxes"][0],
-        "frame": rec["aps"][k], "frame_box": rec["frame_boxes"][k],
-        "events": rec["events"][k * n:(k + 1) * n], "frames": rec["frames"][k * n:(k + 1) * n],
-        "boxes": rec["boxes"][k * n:(k + 1) * n],
-    } for k in range(len(rec["aps"]) - 1)]
+    return [
+        {
+            "template_frame": rec["aps"][0],
+            "template_box": rec["frame_boxes"][0],
+            "frame": rec["aps"][k],
+            "frame_box": rec["frame_boxes"][k],
+            "events": rec["events"][k * n : (k + 1) * n],
+            "frames": rec["frames"][k * n : (k + 1) * n],
+            "boxes": rec["boxes"][k * n : (k + 1) * n],
+        }
+        for k in range(len(rec["aps"]) - 1)
+    ]
 
 
 def _unwrap(model: nn.Module) -> M.HSN:
@@ -157,12 +196,15 @@ class _TrainHSN(M.HSN):
         later = batch["frames"].transpose(0, 1).reshape(n * B, *batch["frames"].shape[2:])
         with torch.set_grad_enabled(train_ann and torch.is_grad_enabled()):
             sf_all = self.features(torch.cat([batch["template_frame"], batch["frame"], later]))
-        template, sf, later = sf_all[:B], sf_all[B:2 * B], sf_all[2 * B:]
+        template, sf, later = sf_all[:B], sf_all[B : 2 * B], sf_all[2 * B :]
         template = self.template(template, batch["template_box"])
         templates = template.unsqueeze(0).expand(n, *template.shape).flatten(0, 1)
         # Every use of a parameter happens here, inside forward, as DistributedDataParallel requires.
-        out = {"sf": sf, "later": later.reshape(n, B, *sf.shape[1:]),
-               "later_response": self.response(templates, later)}
+        out = {
+            "sf": sf,
+            "later": later.reshape(n, B, *sf.shape[1:]),
+            "later_response": self.response(templates, later),
+        }
         if train_ann:
             out["frame_response"] = self.response(template, sf)
         if train_snn:
@@ -179,17 +221,27 @@ class HSNExperiment(Experiment):
     # Phased only to get the run directory: the training is one loop (_HSNLoop), then after_training.
     phased = True
     # About 2.5 minutes of one CPU core: ~30 s of data generation, ~2 min of training, the evaluation.
-    quick = {"max_steps": 360, "phase1_fraction": 0.4, "train_recordings": 40, "eval_recordings": 6,
-             "bench_iters": 30}
+    quick = {
+        "max_steps": 360,
+        "phase1_fraction": 0.4,
+        "train_recordings": 40,
+        "eval_recordings": 6,
+        "bench_iters": 30,
+    }
 
     def build_model(self, cfg: HSNTrainConfig) -> nn.Module:
-        return _TrainHSN(M.HSNConfig(arch=cfg.arch, channels=cfg.channels, width=cfg.width, snn_width=cfg.snn_width))
+        return _TrainHSN(
+            M.HSNConfig(arch=cfg.arch, channels=cfg.channels, width=cfg.width, snn_width=cfg.snn_width)
+        )
 
     def build_datasets(self, cfg: HSNTrainConfig) -> tuple[Dataset, Dataset]:
         base = cfg.data_seed * 1_000_003
         speeds = np.random.default_rng(cfg.data_seed).uniform(1.0, cfg.max_speed, cfg.train_recordings)
-        train = [c for i, s in enumerate(speeds) for c in _clips(_recording(cfg, float(s), base + i),
-                                                                   cfg.bins_per_frame)]
+        train = [
+            c
+            for i, s in enumerate(speeds)
+            for c in _clips(_recording(cfg, float(s), base + i), cfg.bins_per_frame)
+        ]
         evals = []
         for j in range(cfg.eval_recordings):
             # The same scene at every speed, so the speeds differ only in how fast things move.
@@ -200,17 +252,18 @@ class HSNExperiment(Experiment):
     def _total_steps(self, cfg: HSNTrainConfig) -> int:
         if cfg.max_steps:
             return cfg.max_steps
-        per_recording = int(round(cfg.duration_ms * cfg.frame_hz / 1000.0))
+        per_recording = round(cfg.duration_ms * cfg.frame_hz / 1000.0)
         return cfg.epochs * max(cfg.train_recordings * per_recording // cfg.batch_size, 1)
 
     def find_unused_parameters(self, cfg: HSNTrainConfig) -> bool:
         return cfg.schedule == "two_phase"  # phase 1 leaves the SNN without gradients, phase 2 the ANN
 
     def _phase1_steps(self, cfg: HSNTrainConfig) -> int:
-        return int(round(cfg.phase1_fraction * self._total_steps(cfg))) if cfg.schedule == "two_phase" else 0
+        return round(cfg.phase1_fraction * self._total_steps(cfg)) if cfg.schedule == "two_phase" else 0
 
-    def build_scheduler(self, optimizer: torch.optim.Optimizer, cfg: HSNTrainConfig,
-                        total_steps: int) -> torch.optim.lr_scheduler.LRScheduler:
+    def build_scheduler(
+        self, optimizer: torch.optim.Optimizer, cfg: HSNTrainConfig, total_steps: int
+    ) -> torch.optim.lr_scheduler.LRScheduler:
         """Cosine restarted at phase 2: the SNN starts from scratch there and needs a full learning rate."""
         p1 = self._phase1_steps(cfg)
         if cfg.scheduler != "cosine" or p1 == 0:
@@ -239,8 +292,10 @@ class HSNExperiment(Experiment):
         later_resp = out["later_response"]
         boxes_tm = batch["boxes"].transpose(0, 1).flatten(0, 1)
         if train_ann:
-            l_track = (M.tracking_loss(out["frame_response"], batch["frame_box"], stride)
-                       + M.tracking_loss(later_resp, boxes_tm, stride)) / 2
+            l_track = (
+                M.tracking_loss(out["frame_response"], batch["frame_box"], stride)
+                + M.tracking_loss(later_resp, boxes_tm, stride)
+            ) / 2
             l_reg = out["sf"].pow(2).mean()
             loss = loss + l_track + cfg.reg_weight * l_reg
             metrics["loss_ann"] = l_track.detach()
@@ -270,14 +325,23 @@ class HSNExperiment(Experiment):
                 metrics[f"cerr_{method}_x{speed:g}"] = err
         for method in METHODS:
             metrics[f"miou_{method}"] = sum(metrics[f"miou_{method}_x{s:g}"] for s in _speeds(ctx.cfg)) / len(
-                _speeds(ctx.cfg))
+                _speeds(ctx.cfg)
+            )
         return metrics
 
     def run_phases(self, config, *, overrides, out_dir, resume, stop_at_step, progress, config_format):
         from ...train.loop import train
 
-        result = train(_HSNLoop(), config, overrides=overrides, out_dir=out_dir, resume=resume,
-                       stop_at_step=stop_at_step, progress=progress, config_format=config_format)
+        result = train(
+            _HSNLoop(),
+            config,
+            overrides=overrides,
+            out_dir=out_dir,
+            resume=resume,
+            stop_at_step=stop_at_step,
+            progress=progress,
+            config_format=config_format,
+        )
         if result.status == "completed" and result.out_dir is not None:
             summary = finish_run(result.out_dir, result.model)
             print(_summary_line(summary))
@@ -296,10 +360,17 @@ class HSNExperiment(Experiment):
             "miou": {m: [ev.get(f"miou_{m}_x{s:g}") for s in _speeds(cfg)] for m in METHODS},
             "centre_error_px": {m: [ev.get(f"cerr_{m}_x{s:g}") for s in _speeds(cfg)] for m in METHODS},
             "cost": cost,
-            "setup": {"sensor": cfg.sensor, "frame_hz": cfg.frame_hz, "bins_per_frame": cfg.bins_per_frame,
-                      "bin_ms": 1000.0 / cfg.frame_hz / cfg.bins_per_frame, "arch": cfg.arch,
-                      "schedule": cfg.schedule, "steps": results.get("step"), "train_s": results.get("elapsed_s"),
-                      "torch_threads": torch.get_num_threads()},
+            "setup": {
+                "sensor": cfg.sensor,
+                "frame_hz": cfg.frame_hz,
+                "bins_per_frame": cfg.bins_per_frame,
+                "bin_ms": 1000.0 / cfg.frame_hz / cfg.bins_per_frame,
+                "arch": cfg.arch,
+                "schedule": cfg.schedule,
+                "steps": results.get("step"),
+                "train_s": results.get("elapsed_s"),
+                "torch_threads": torch.get_num_threads(),
+            },
         }
         results["hsn"] = summary
         (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -315,8 +386,12 @@ def plot(summary: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     speeds = summary["speeds"]
-    labels = {"hsn": "HSN", "ann_frame_rate": "real ANN (frame rate, held)", "ann_ideal": "ideal ANN (every bin)",
-              "snn_alone": "SNN pathway alone"}
+    labels = {
+        "hsn": "HSN",
+        "ann_frame_rate": "real ANN (frame rate, held)",
+        "ann_ideal": "ideal ANN (every bin)",
+        "snn_alone": "SNN pathway alone",
+    }
     fig, (ax, ax_macs, ax_ups) = plt.subplots(1, 3, figsize=(13, 4), gridspec_kw={"width_ratios": [2, 1, 1]})
     x = np.arange(len(speeds))
     for i, m in enumerate(METHODS):
@@ -332,15 +407,25 @@ def plot(summary: dict[str, Any], path: Path) -> None:
 
     cost = summary["cost"]
     macs, event = cost["macs_per_update"], cost["event_driven_macs_per_update"]
-    bars = [("ideal ANN", macs["ann_ideal"], "C2"), ("real ANN", macs["ann_frame_rate"], "C1"),
-            ("HSN dense", macs["hsn"], "C0"), ("HSN event-driven", event["hsn"], "C0")]
+    bars = [
+        ("ideal ANN", macs["ann_ideal"], "C2"),
+        ("real ANN", macs["ann_frame_rate"], "C1"),
+        ("HSN dense", macs["hsn"], "C0"),
+        ("HSN event-driven", event["hsn"], "C0"),
+    ]
     ax_macs.bar(range(4), [b[1] / 1e6 for b in bars], color=[b[2] for b in bars])
     ax_macs.patches[-1].set_hatch("//")
     ax_macs.set_xticks(range(4), [b[0] for b in bars], rotation=30, ha="right", fontsize=8)
     ax_macs.set_ylabel("MMAC per update (per event bin)")
     ups = cost["updates_per_s"]
-    names = ["ann_step", "snn_step_fused", "snn_step_reference", "snn_interval_fused", "snn_interval_reference",
-             "hsn_fused"]
+    names = [
+        "ann_step",
+        "snn_step_fused",
+        "snn_step_reference",
+        "snn_interval_fused",
+        "snn_interval_reference",
+        "hsn_fused",
+    ]
     ax_ups.bar(range(len(names)), [ups[k] for k in names], color=["C2", "C0", "C7", "C0", "C7", "C0"])
     ax_ups.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
     ax_ups.set_ylabel(f"updates/s (CPU, batch 1, {cost['threads']} thread(s))")
@@ -374,12 +459,16 @@ def finish_run(out_dir: Path, model: nn.Module | None = None) -> dict[str, Any]:
 def _summary_line(summary: dict[str, Any]) -> str:
     rows = [f"hsn streaming mIoU at speeds {', '.join(f'{s:g}x' for s in summary['speeds'])}:"]
     for m in METHODS:
-        rows.append(f"  {m:15s} " + " ".join("  -  " if v is None else f"{v:.3f}" for v in summary["miou"][m]))
+        rows.append(
+            f"  {m:15s} " + " ".join("  -  " if v is None else f"{v:.3f}" for v in summary["miou"][m])
+        )
     ups = summary["cost"]["updates_per_s"]
     macs = summary["cost"]["macs_per_update"]
-    rows.append(f"  MMAC/update: ideal ANN {macs['ann_ideal'] / 1e6:.2f}, HSN {macs['hsn'] / 1e6:.2f} "
-                f"(event-driven {summary['cost']['event_driven_macs_per_update']['hsn'] / 1e6:.2f}); updates/s: "
-                f"ANN {ups['ann_step']:.0f}, SNN step {ups['snn_step_fused']:.0f}, HSN {ups['hsn_fused']:.0f}")
+    rows.append(
+        f"  MMAC/update: ideal ANN {macs['ann_ideal'] / 1e6:.2f}, HSN {macs['hsn'] / 1e6:.2f} "
+        f"(event-driven {summary['cost']['event_driven_macs_per_update']['hsn'] / 1e6:.2f}); updates/s: "
+        f"ANN {ups['ann_step']:.0f}, SNN step {ups['snn_step_fused']:.0f}, HSN {ups['hsn_fused']:.0f}"
+    )
     return "\n".join(rows)
 
 

@@ -49,8 +49,10 @@ class HSNConfig:
         if self.arch not in ARCHS:
             raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
         if self.channels < 1 or self.width < 2 or self.snn_width < 0 or self.snn_width == 1:
-            raise ValueError(f"channels must be >= 1, width >= 2 and snn_width 0 or >= 2, got "
-                             f"{self.channels}, {self.width}, {self.snn_width}")
+            raise ValueError(
+                f"channels must be >= 1, width >= 2 and snn_width 0 or >= 2, got "
+                f"{self.channels}, {self.width}, {self.snn_width}"
+            )
         if self.template_cells < 1 or self.template_cells % 2 == 0:
             raise ValueError(f"template_cells must be odd and >= 1, got {self.template_cells}")
         for name in ("lif_decay", "readout_decay"):
@@ -76,10 +78,18 @@ def _layers(cfg: HSNConfig, width: int) -> list[tuple]:
 class _Bottleneck(nn.Module):
     def __init__(self, cin: int, mid: int, cout: int, stride: int, act):
         super().__init__()
-        self.body = nn.ModuleList([
-            nn.Conv2d(cin, mid, 1, bias=False), nn.BatchNorm2d(mid), act(mid),
-            nn.Conv2d(mid, mid, 3, stride, 1, bias=False), nn.BatchNorm2d(mid), act(mid),
-            nn.Conv2d(mid, cout, 1, bias=False), nn.BatchNorm2d(cout)])
+        self.body = nn.ModuleList(
+            [
+                nn.Conv2d(cin, mid, 1, bias=False),
+                nn.BatchNorm2d(mid),
+                act(mid),
+                nn.Conv2d(mid, mid, 3, stride, 1, bias=False),
+                nn.BatchNorm2d(mid),
+                act(mid),
+                nn.Conv2d(mid, cout, 1, bias=False),
+                nn.BatchNorm2d(cout),
+            ]
+        )
         self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
         self.out = act(cout)
 
@@ -134,8 +144,15 @@ class WhereNet(nn.Module):
         super().__init__()
 
         def lif(c: int) -> hnn.LIF:
-            return hnn.LIF(cfg.lif_decay, cfg.lif_threshold, param_shape=(c, 1, 1), learn_decay=True,
-                           learn_threshold=True, surrogate="rectangle", stateful=True)
+            return hnn.LIF(
+                cfg.lif_decay,
+                cfg.lif_threshold,
+                param_shape=(c, 1, 1),
+                learn_decay=True,
+                learn_threshold=True,
+                surrogate="rectangle",
+                stateful=True,
+            )
 
         layers: list[nn.Module] = []
         cin = 2
@@ -152,8 +169,9 @@ class WhereNet(nn.Module):
                 cin = cout
         self.body = nn.ModuleList(layers)
         self.proj = nn.Conv2d(cin, cfg.channels, 1)
-        self.readout = hnn.LeakyIntegrator(cfg.readout_decay, param_shape=(cfg.channels, 1, 1), learn_decay=True,
-                                           stateful=True)
+        self.readout = hnn.LeakyIntegrator(
+            cfg.readout_decay, param_shape=(cfg.channels, 1, 1), learn_decay=True, stateful=True
+        )
 
     def reset_state(self) -> None:
         for m in self.modules():
@@ -198,7 +216,9 @@ def xcorr(template: Tensor, features: Tensor) -> Tensor:
     with zero padding k // 2 -> [B, H, W], the sum over channels and the window."""
     B, C, k, _ = template.shape
     if features.shape[:2] != (B, C):
-        raise ValueError(f"xcorr: features {tuple(features.shape)} do not match template {tuple(template.shape)}")
+        raise ValueError(
+            f"xcorr: features {tuple(features.shape)} do not match template {tuple(template.shape)}"
+        )
     out = F.conv2d(features.reshape(1, B * C, *features.shape[2:]), template, padding=k // 2, groups=B)
     return out.reshape(B, *out.shape[2:])
 
@@ -244,7 +264,7 @@ class HSN(nn.Module):
 
     def template(self, features: Tensor, boxes: Tensor) -> Tensor:
         """The k x k feature cells around each box centre, bilinearly sampled -> [B, C, k, k]."""
-        B, C, h, w = features.shape
+        _B, _C, h, w = features.shape
         k = self.cfg.template_cells
         cx, cy = box_centres(boxes).unbind(-1)
         u = (cx - 0.5) / self.stride
@@ -261,14 +281,17 @@ class HSN(nn.Module):
     def locate(self, response: Tensor, size: Tensor) -> Tensor:
         """Boxes [B, 4] of the given sizes [B, 2] centred on each response's peak, refined to a
         sub-cell position by a soft-argmax over the 3 x 3 cells around it."""
-        B, h, w = response.shape
+        B, _h, w = response.shape
         flat = response.reshape(B, -1).argmax(1)
         py, px = flat // w, flat % w
         padded = F.pad(response, (1, 1, 1, 1), value=float("-inf"))
         idx = torch.arange(B, device=response.device)
         offs = torch.arange(3, device=response.device)
-        patch = padded[idx[:, None, None], (py[:, None, None] + offs[None, :, None]),
-                       (px[:, None, None] + offs[None, None, :])]
+        patch = padded[
+            idx[:, None, None],
+            (py[:, None, None] + offs[None, :, None]),
+            (px[:, None, None] + offs[None, None, :]),
+        ]
         weights = torch.softmax(patch.reshape(B, 9).float(), 1).reshape(B, 3, 3)
         d = (offs - 1).to(weights.dtype)
         fx = px.to(weights.dtype) + (weights.sum(1) * d).sum(1)

@@ -26,13 +26,20 @@ class SNNDigitsConfig(TrainConfig):
     hidden: int = param(128, "LIF neurons in the hidden layer", min=1)
     decay: float = param(0.5, "membrane decay of the LIF and readout neurons", min=0, max=1)
     threshold: float = param(1.0, "LIF firing threshold", gt=0)
-    surrogate: str = param("atan", "surrogate gradient of the spike",
-                           choices=tuple(SURROGATE_ALPHA))
-    encoding: str = param("direct", "direct feeds the pixel intensities as a constant current; bernoulli "
-                          "feeds spikes with the intensity as firing probability", choices=("direct", "bernoulli"))
+    surrogate: str = param("atan", "surrogate gradient of the spike", choices=tuple(SURROGATE_ALPHA))
+    encoding: str = param(
+        "direct",
+        "direct feeds the pixel intensities as a constant current; bernoulli "
+        "feeds spikes with the intensity as firing probability",
+        choices=("direct", "bernoulli"),
+    )
     test_fraction: float = param(0.2, "held-out share of the images", gt=0, max=0.5)
-    split_seed: int = param(0, "seed of the train/test split (kept apart from `seed` so that runs with "
-                            "different seeds are scored on the same images)", min=0)
+    split_seed: int = param(
+        0,
+        "seed of the train/test split (kept apart from `seed` so that runs with "
+        "different seeds are scored on the same images)",
+        min=0,
+    )
 
 
 class DigitsSNN(nn.Module):
@@ -65,7 +72,7 @@ class SNNDigits(Experiment):
         images = torch.tensor(digits.data, dtype=torch.float32) / 16.0
         labels = torch.tensor(digits.target, dtype=torch.long)
         order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(cfg.split_seed))
-        n_test = int(round(cfg.test_fraction * len(labels)))
+        n_test = round(cfg.test_fraction * len(labels))
         test, train = order[:n_test], order[n_test:]
         return TensorDataset(images[train], labels[train]), TensorDataset(images[test], labels[test])
 
