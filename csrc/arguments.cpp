@@ -1,5 +1,8 @@
 #include "arguments.h"
 
+#include <array>
+#include <cstddef>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -107,20 +110,29 @@ void check_alpha(double alpha) {
   TORCH_CHECK_VALUE(alpha > 0.0, "alpha (the surrogate's width or sharpness) must be positive, got ", alpha);
 }
 
-Reset parse_reset(std::string_view reset) {
-  if (reset == "hard") return Reset::Hard;
-  if (reset == "soft") return Reset::Soft;
-  TORCH_CHECK_VALUE(false, "reset must be 'hard' or 'soft', got '", reset, "'");
+// The value of `name` in an argument's table of names; an unknown name is a ValueError that lists the
+// table.
+template <typename E, std::size_t N>
+static E parse_named(const std::array<Named<E>, N>& table, std::string_view argument, std::string_view name) {
+  const std::optional<E> value = find_named(table, name);
+  TORCH_CHECK_VALUE(value.has_value(), argument, " must be ", one_of(table), ", got '", name, "'");
+  return *value;
 }
 
+Reset parse_reset(std::string_view reset) { return parse_named(kResets, "reset", reset); }
+
 Surrogate parse_surrogate(std::string_view surrogate) {
-  if (surrogate == "rectangle") return Surrogate::Rectangle;
-  if (surrogate == "triangle") return Surrogate::Triangle;
-  if (surrogate == "sigmoid") return Surrogate::Sigmoid;
-  if (surrogate == "atan") return Surrogate::Atan;
-  if (surrogate == "fast_sigmoid") return Surrogate::FastSigmoid;
-  TORCH_CHECK_VALUE(false, "surrogate must be one of 'rectangle', 'triangle', 'sigmoid', 'atan', ",
-                    "'fast_sigmoid', got '", surrogate, "'");
+  return parse_named(kSurrogates, "surrogate", surrogate);
+}
+
+EncodeMode parse_encode_mode(std::string_view mode) { return parse_named(kEncodeModes, "mode", mode); }
+
+Nonlinearity parse_nonlinearity(std::string_view nonlinearity) {
+  return parse_named(kNonlinearities, "nonlinearity", nonlinearity);
+}
+
+WindowKernel parse_window_kernel(std::string_view kernel) {
+  return parse_named(kWindowKernels, "kernel", kernel);
 }
 
 at::Tensor reduce_to_param(const at::Tensor& grad, const at::Tensor& param) {

@@ -8,8 +8,7 @@
 #include <optional>
 #include <string_view>
 
-#include "core/lif.h"
-#include "core/surrogate.h"
+#include "core/options.h"
 
 namespace hnn_fast {
 
@@ -45,8 +44,12 @@ at::Tensor initial_state_buffer(const std::optional<at::Tensor>& v0, const at::T
 void check_decay_value(double decay);
 void check_alpha(double alpha);
 
+// The enum of a string argument, from its table in core/options.h.
 Reset parse_reset(std::string_view reset);
 Surrogate parse_surrogate(std::string_view surrogate);
+EncodeMode parse_encode_mode(std::string_view mode);
+Nonlinearity parse_nonlinearity(std::string_view nonlinearity);
+WindowKernel parse_window_kernel(std::string_view kernel);
 
 // Reduce a gradient computed at the expanded size back to the parameter's own shape and dtype.
 at::Tensor reduce_to_param(const at::Tensor& grad, const at::Tensor& param);

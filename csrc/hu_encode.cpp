@@ -11,23 +11,6 @@
 namespace hnn_fast {
 namespace {
 
-EncodeMode parse_encode_mode(std::string_view mode) {
-  if (mode == "rate") return EncodeMode::Rate;
-  if (mode == "poisson") return EncodeMode::Poisson;
-  if (mode == "latency") return EncodeMode::Latency;
-  TORCH_CHECK_VALUE(false, "mode must be 'rate', 'poisson' or 'latency', got '", mode, "'");
-}
-
-Nonlinearity parse_nonlinearity(std::string_view f) {
-  if (f == "identity") return Nonlinearity::Identity;
-  if (f == "sigmoid") return Nonlinearity::Sigmoid;
-  if (f == "relu") return Nonlinearity::Relu;
-  if (f == "tanh") return Nonlinearity::Tanh;
-  if (f == "hardtanh") return Nonlinearity::Hardtanh;
-  TORCH_CHECK_VALUE(false, "nonlinearity must be 'identity', 'sigmoid', 'relu', 'tanh' or 'hardtanh', got '",
-                    f, "'");
-}
-
 void check_values(const at::Tensor& a, std::string_view name) {
   TORCH_CHECK_TYPE(at::isFloatingType(a.scalar_type()), name,
                    " must be a floating tensor (float32, float64, bfloat16 or float16), got ",

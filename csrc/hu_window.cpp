@@ -11,15 +11,6 @@
 namespace hnn_fast {
 namespace {
 
-WindowKernel parse_window_kernel(std::string_view kernel) {
-  if (kernel == "sum") return WindowKernel::Sum;
-  if (kernel == "mean") return WindowKernel::Mean;
-  if (kernel == "exp") return WindowKernel::Exp;
-  if (kernel == "weights") return WindowKernel::Weights;
-  TORCH_CHECK_VALUE(false, "kernel must be 'sum', 'mean', 'exp' or a tensor of weights ('weights'), got '",
-                    kernel, "'");
-}
-
 void check_window_stride(int64_t window, int64_t stride) {
   TORCH_CHECK_VALUE(window > 0, "window must be a positive number of steps, got ", window);
   TORCH_CHECK_VALUE(stride > 0, "stride must be a positive number of steps, got ", stride);

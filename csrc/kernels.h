@@ -1,7 +1,8 @@
 #pragma once
 
-// The per-backend kernel launchers. The host code (lif.cpp, leaky_integrate.cpp) checks arguments,
-// allocates outputs and fills a parameter struct; these only run the time loop.
+// The per-backend kernel launchers, defined in cpu/<op>_cpu.cpp and cuda/<op>_cuda.cu. The host code
+// (<op>.cpp) checks arguments, allocates outputs and fills a parameter struct (core/params.h); these
+// only run the time loop.
 
 #include <c10/core/ScalarType.h>
 

@@ -1,5 +1,5 @@
 // Host code of the `leaky_integrate` and `leaky_integrate_backward` ops (v_t = decay * v_{t-1} + x_t).
-// Schemas are in registration.cpp, kernels in cpu/ and cuda/.
+// Schemas are in registration.cpp, kernels in cpu/ and cuda/, math in core/leaky.h.
 
 #include <ATen/ATen.h>
 #include <c10/core/DeviceGuard.h>

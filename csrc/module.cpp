@@ -1,11 +1,17 @@
-// hnn_fast._C: what this build of hnn_fast is. It links neither torch nor CUDA, so that it imports
-// (and can explain a version mismatch) even when the op library could not be loaded.
+// hnn_fast._C: what this build of hnn_fast is, and the names the ops' string arguments accept
+// (core/options.h). It links neither torch nor CUDA, so that it imports (and can explain a version
+// mismatch) even when the op library could not be loaded.
 
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <array>
+#include <cstddef>
+#include <map>
 #include <string>
 #include <vector>
+
+#include "core/options.h"
 
 #ifndef HNN_FAST_VERSION
 #error "HNN_FAST_VERSION must be defined by the build"
@@ -51,6 +57,24 @@ std::vector<std::string> cpu_features() {
   return features;
 }
 
+template <typename E, std::size_t N>
+std::vector<std::string> names(const std::array<hnn_fast::Named<E>, N>& table) {
+  std::vector<std::string> out;
+  for (const auto& entry : table) out.emplace_back(entry.name);
+  return out;
+}
+
+// Keyed by the op argument each table parses.
+std::map<std::string, std::vector<std::string>> option_names() {
+  std::map<std::string, std::vector<std::string>> tables;
+  tables["reset"] = names(hnn_fast::kResets);
+  tables["surrogate"] = names(hnn_fast::kSurrogates);
+  tables["mode"] = names(hnn_fast::kEncodeModes);
+  tables["nonlinearity"] = names(hnn_fast::kNonlinearities);
+  tables["kernel"] = names(hnn_fast::kWindowKernels);
+  return tables;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_C, m) {
@@ -63,4 +87,5 @@ PYBIND11_MODULE(_C, m) {
   m.attr("compiler") = HNN_FAST_COMPILER;
   m.attr("cpu_features") = cpu_features();
   m.attr("ops_library") = HNN_FAST_OPS_LIBRARY;
+  m.attr("option_names") = option_names();
 }

@@ -1,6 +1,7 @@
-// Every op schema of the hnn_fast library, in one place. Implementations: lif.cpp and
-// leaky_integrate.cpp (host code) over cpu/ and cuda/ (kernels). Python wrappers, fake tensors and
-// autograd: hnn_fast/ops.py.
+// Every op schema of the hnn_fast library, in one place. Implementations: <op>.cpp (host code) over
+// cpu/<op>_cpu.cpp and cuda/<op>_cuda.cu (kernels). Python wrappers, fake tensors and autograd:
+// hnn_fast/ops/<op>.py. The names each str argument accepts: core/options.h. csrc/README.md maps
+// every piece of an op.
 
 #include <torch/library.h>
 

@@ -11,28 +11,31 @@ import math
 import torch
 from torch import Tensor
 
-# Default alpha (width or sharpness) of each surrogate derivative, as in DESIGN.md.
-SURROGATE_ALPHA = {
-    "rectangle": 1.0,
-    "triangle": 1.0,
-    "sigmoid": 4.0,
-    "atan": 2.0,
-    "fast_sigmoid": 10.0,
-}
-RESETS = ("hard", "soft")
-
-
-def surrogate_alpha(surrogate: str, alpha: float | None) -> float:
-    """alpha, or the surrogate's default when None; checks the surrogate's name."""
-    if surrogate not in SURROGATE_ALPHA:
-        raise ValueError(
-            f"surrogate must be one of {', '.join(map(repr, SURROGATE_ALPHA))}, got {surrogate!r}"
-        )
-    return SURROGATE_ALPHA[surrogate] if alpha is None else float(alpha)
+from .options import (
+    DEFAULT_DECAY,
+    DEFAULT_DROP_LAST,
+    DEFAULT_ENCODE_MODE,
+    DEFAULT_NONLINEARITY,
+    DEFAULT_RESET,
+    DEFAULT_SURROGATE,
+    DEFAULT_THRESHOLD,
+    DEFAULT_V_RESET,
+    DEFAULT_WINDOW_KERNEL,
+    ENCODE_MODES,
+    NONLINEARITIES,
+    RESETS,
+    SURROGATE_ALPHA,
+    WINDOW_KERNELS,
+    check_name,
+    compute_dtype,
+    surrogate_alpha,
+    window_count,
+)
 
 
 def surrogate_grad(surrogate: str, u: Tensor, alpha: float) -> Tensor:
     """g(u), the stand-in for dH/du of the Heaviside step H(u)."""
+    check_name(surrogate, SURROGATE_ALPHA, "surrogate")
     if surrogate == "rectangle":
         return (u.abs() < alpha / 2).to(u.dtype) / alpha
     if surrogate == "triangle":
@@ -42,9 +45,7 @@ def surrogate_grad(surrogate: str, u: Tensor, alpha: float) -> Tensor:
         return alpha * sg * (1 - sg)
     if surrogate == "atan":
         return (alpha / 2) / (1 + (math.pi / 2 * alpha * u) ** 2)
-    if surrogate == "fast_sigmoid":
-        return 1 / (1 + alpha * u.abs()) ** 2
-    raise ValueError(f"unknown surrogate {surrogate!r}")
+    return 1 / (1 + alpha * u.abs()) ** 2  # fast_sigmoid
 
 
 class _Spike(torch.autograd.Function):
@@ -62,7 +63,7 @@ class _Spike(torch.autograd.Function):
         return grad * surrogate_grad(ctx.surrogate, u, ctx.alpha), None, None
 
 
-def spike(u: Tensor, surrogate: str = "rectangle", alpha: float | None = None) -> Tensor:
+def spike(u: Tensor, surrogate: str = DEFAULT_SURROGATE, alpha: float | None = None) -> Tensor:
     return _Spike.apply(u, surrogate, surrogate_alpha(surrogate, alpha))
 
 
@@ -74,17 +75,16 @@ def lif(
     x: Tensor,
     v0: Tensor | None = None,
     *,
-    decay: float | Tensor = 0.5,
-    threshold: float | Tensor = 1.0,
-    reset: str = "hard",
-    v_reset: float = 0.0,
+    decay: float | Tensor = DEFAULT_DECAY,
+    threshold: float | Tensor = DEFAULT_THRESHOLD,
+    reset: str = DEFAULT_RESET,
+    v_reset: float = DEFAULT_V_RESET,
     detach_reset: bool = False,
-    surrogate: str = "rectangle",
+    surrogate: str = DEFAULT_SURROGATE,
     alpha: float | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Multi-step LIF over x = [T, *shape]: returns (spikes [T, *shape], last membrane [*shape])."""
-    if reset not in RESETS:
-        raise ValueError(f"reset must be 'hard' or 'soft', got {reset!r}")
+    check_name(reset, RESETS, "reset")
     alpha = surrogate_alpha(surrogate, alpha)
     thresholds = threshold.expand_as(x) if _is_per_step(threshold, x) else None
     v = x.new_zeros(x.shape[1:]) if v0 is None else v0
@@ -100,7 +100,7 @@ def lif(
     return out, v
 
 
-def leaky_integrate(x: Tensor, v0: Tensor | None = None, *, decay: float | Tensor = 0.5) -> Tensor:
+def leaky_integrate(x: Tensor, v0: Tensor | None = None, *, decay: float | Tensor = DEFAULT_DECAY) -> Tensor:
     """v_t = decay * v_{t-1} + x_t over x = [T, *shape]: returns every v_t, [T, *shape]."""
     v = x.new_zeros(x.shape[1:]) if v0 is None else v0
     out = []
@@ -112,27 +112,17 @@ def leaky_integrate(x: Tensor, v0: Tensor | None = None, *, decay: float | Tenso
 
 # ---- Hybrid units ------------------------------------------------------------------------------------
 
-ENCODE_MODES = ("rate", "poisson", "latency")
-ENCODE_NONLINEARITIES = {
-    "identity": lambda a: a,
-    "sigmoid": torch.sigmoid,
-    "relu": torch.relu,
-    "tanh": torch.tanh,
-    "hardtanh": torch.nn.functional.hardtanh,
-}
-
 
 def window_weights(kernel: str | Tensor, window: int, decay: float | None, dtype: torch.dtype) -> Tensor:
     """The kernel's weights w_j, j = 0 (oldest step) .. window - 1: [window], or [C, window] as given."""
     if isinstance(kernel, Tensor):
         return kernel.to(dtype)
+    check_name(kernel, WINDOW_KERNELS, "kernel", "a tensor of weights")
     if kernel == "sum":
         return torch.ones(window, dtype=dtype)
     if kernel == "mean":
         return torch.full((window,), 1.0 / window, dtype=dtype)
-    if kernel == "exp":
-        return float(decay) ** torch.arange(window - 1, -1, -1, dtype=dtype)
-    raise ValueError(f"kernel must be 'sum', 'mean', 'exp' or a tensor of weights, got {kernel!r}")
+    return float(decay) ** torch.arange(window - 1, -1, -1, dtype=dtype)
 
 
 def hu_window(
@@ -140,19 +130,14 @@ def hu_window(
     window: int,
     stride: int | None = None,
     *,
-    kernel: str | Tensor = "mean",
+    kernel: str | Tensor = DEFAULT_WINDOW_KERNEL,
     decay: float | None = None,
-    drop_last: bool = True,
+    drop_last: bool = DEFAULT_DROP_LAST,
 ) -> Tensor:
     """y_k = sum_j w_j x_{k*stride + j} over windows k of x = [T, *shape]; returns [K, *shape]."""
     stride = window if stride is None else stride
     T = x.shape[0]
-    if window <= T:
-        K = (T - window) // stride + 1
-        if not drop_last and (K - 1) * stride + window < T and K * stride < T:
-            K += 1
-    else:
-        K = 0 if drop_last or T == 0 else 1
+    K = window_count(T, window, stride, drop_last)
     w = window_weights(kernel, window, decay, x.dtype).to(x.device)
     if K == 0:
         return x.new_zeros((0, *x.shape[1:]))
@@ -170,7 +155,7 @@ def hu_window(
 def encode_uniform(a: Tensor, T: int, generator: torch.Generator | None) -> Tensor:
     """The Poisson code's uniforms [T, *a.shape], drawn on the generator's device and moved to a's."""
     device = generator.device if generator is not None else a.device
-    dtype = torch.float64 if a.dtype == torch.float64 else torch.float32
+    dtype = compute_dtype(a.dtype)
     return torch.rand((T, *a.shape), generator=generator, device=device, dtype=dtype).to(a.device)
 
 
@@ -209,15 +194,14 @@ def hu_encode(
     a: Tensor,
     T: int,
     *,
-    mode: str = "rate",
-    nonlinearity: str = "identity",
+    mode: str = DEFAULT_ENCODE_MODE,
+    nonlinearity: str = DEFAULT_NONLINEARITY,
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """Spikes [T, *a.shape] coding p = clamp(F(a), 0, 1) by rate, Poisson or latency (see ops.hu_encode)."""
-    if mode not in ENCODE_MODES:
-        raise ValueError(f"mode must be one of {', '.join(map(repr, ENCODE_MODES))}, got {mode!r}")
-    compute = torch.float64 if a.dtype == torch.float64 else torch.float32
-    f = ENCODE_NONLINEARITIES[nonlinearity](a.to(compute))
+    check_name(mode, ENCODE_MODES, "mode")
+    check_name(nonlinearity, NONLINEARITIES, "nonlinearity")
+    f = NONLINEARITIES[nonlinearity]()(a.to(compute_dtype(a.dtype)))
     # clamp to [0, 1] with the gradient passing at the bounds themselves (torch.clamp's does not)
     p = torch.where((f >= 0) & (f <= 1), f, f.detach().clamp(0, 1))
     uniform = encode_uniform(a, T, generator) if mode == "poisson" else None

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "lif.h"
+#include "lif.h"  // the forward step is lif_charge, the LIF charge without the spike
 #include "macros.h"
 
 namespace hnn_fast {

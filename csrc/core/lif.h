@@ -7,7 +7,7 @@
 
 namespace hnn_fast {
 
-// One step of the multi-step LIF neuron (DESIGN.md):
+// One step of the multi-step LIF neuron (docs/design.md; hnn_fast.reference.lif):
 //   h_t = decay * v_{t-1} + x_t
 //   s_t = H(h_t - theta_t)
 //   v_t = h_t * (1 - s_t) + v_reset * s_t      (hard reset)

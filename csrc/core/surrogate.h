@@ -10,9 +10,9 @@
 
 namespace hnn_fast {
 
-// The surrogate derivatives g(u) that replace dH/du in the backward pass (DESIGN.md, surrogate table).
-// The enum values are part of the op schema contract: ops.py passes the surrogate by name and the
-// host code maps the name to this enum.
+// The surrogate derivatives g(u) that replace dH/du in the backward pass; hnn_fast.reference.surrogate_grad
+// defines the same functions and hnn_fast.options.SURROGATE_ALPHA their default alphas. The ops take the
+// surrogate by name, which the host code maps to this enum through kSurrogates (core/options.h).
 enum class Surrogate : int64_t { Rectangle = 0, Triangle = 1, Sigmoid = 2, Atan = 3, FastSigmoid = 4 };
 
 // exp for the sigmoid surrogate. On the CPU, float uses a branch-free Cody-Waite reduction and a

@@ -1,4 +1,4 @@
-// CUDA kernels of the leaky integrator (math in core/, host code in leaky_integrate.cpp).
+// CUDA kernels of the leaky integrator (math in core/leaky.h, host code in leaky_integrate.cpp).
 
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>

@@ -1,4 +1,4 @@
-"""Hybrid units (HUs): Y = Q(F(H(W(X)))) (DESIGN.md, Eq. 1 and 4-6 of the paper), as modules.
+"""Hybrid units (HUs): Y = Q(F(H(W(X)))) (docs/design.md; Eq. 1 and 4-6 of the paper), as modules.
 
 A HybridUnit has three replaceable stages, each an nn.Module attribute:
 - `window_filter`: W and H fused (ops.hu_window), spikes [T, *shape] -> values [K, *shape];
@@ -19,14 +19,18 @@ from torch import Tensor, nn
 
 from .. import ops, reference
 from ..ops.hu_window import window_arguments
-
-_NONLINEARITIES = {
-    "identity": nn.Identity,
-    "sigmoid": nn.Sigmoid,
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "hardtanh": nn.Hardtanh,
-}
+from ..options import (
+    DEFAULT_DROP_LAST,
+    DEFAULT_ENCODE_MODE,
+    DEFAULT_NONLINEARITY,
+    DEFAULT_SURROGATE,
+    DEFAULT_THRESHOLD,
+    DEFAULT_WINDOW_KERNEL,
+    ENCODE_MODES,
+    NONLINEARITIES,
+    check_name,
+    surrogate_alpha,
+)
 
 
 def make_nonlinearity(spec: str | nn.Module | None) -> nn.Module:
@@ -35,11 +39,8 @@ def make_nonlinearity(spec: str | nn.Module | None) -> nn.Module:
         return nn.Identity()
     if isinstance(spec, nn.Module):
         return spec
-    if spec in _NONLINEARITIES:
-        return _NONLINEARITIES[spec]()
-    raise ValueError(
-        f"nonlinearity must be one of {', '.join(map(repr, _NONLINEARITIES))} or a module, got {spec!r}"
-    )
+    check_name(spec, NONLINEARITIES, "nonlinearity", "a module")
+    return NONLINEARITIES[spec]()
 
 
 class WindowFilter(nn.Module):
@@ -52,10 +53,10 @@ class WindowFilter(nn.Module):
         self,
         window: int,
         stride: int | None = None,
-        kernel: str | Tensor = "mean",
+        kernel: str | Tensor = DEFAULT_WINDOW_KERNEL,
         *,
         decay: float | None = None,
-        drop_last: bool = True,
+        drop_last: bool = DEFAULT_DROP_LAST,
         learnable: bool = False,
         channels: int | None = None,
     ):
@@ -97,8 +98,8 @@ class Encoder(nn.Module):
     def __init__(
         self,
         T: int,
-        mode: str = "rate",
-        nonlinearity: str = "identity",
+        mode: str = DEFAULT_ENCODE_MODE,
+        nonlinearity: str = DEFAULT_NONLINEARITY,
         generator: torch.Generator | None = None,
     ):
         super().__init__()
@@ -132,8 +133,8 @@ class LearnableSampler(nn.Module):
         T: int,
         *,
         param_shape: Sequence[int] = (),
-        threshold: float = 1.0,
-        surrogate: str = "rectangle",
+        threshold: float = DEFAULT_THRESHOLD,
+        surrogate: str = DEFAULT_SURROGATE,
         alpha: float | None = None,
     ):
         super().__init__()
@@ -144,7 +145,7 @@ class LearnableSampler(nn.Module):
         self.weight = nn.Parameter(torch.ones(shape))
         self.bias = nn.Parameter((threshold - steps).view(T, *([1] * len(param_shape))).expand(shape).clone())
         self.threshold = float(threshold)
-        self.surrogate, self.alpha = surrogate, reference.surrogate_alpha(surrogate, alpha)
+        self.surrogate, self.alpha = surrogate, surrogate_alpha(surrogate, alpha)
 
     def forward(self, a: Tensor) -> Tensor:
         T = self.weight.shape[0]
@@ -204,23 +205,21 @@ class ScaledSigmoid(nn.Module):
         return torch.sigmoid(self.k * x)
 
 
-def make_discretize(spec: str | nn.Module | None, T: int | None, nonlinearity: str = "identity") -> nn.Module:
+def make_discretize(
+    spec: str | nn.Module | None, T: int | None, nonlinearity: str = DEFAULT_NONLINEARITY
+) -> nn.Module:
     """Q: None (none, S2A or modulation), an ops.hu_encode code ("rate", "poisson", "latency"; F fused
     when named), "learnable" (LearnableSampler), "binary" (Binarize), or any module."""
     if spec is None:
         return nn.Identity()
     if isinstance(spec, nn.Module):
         return spec
-    if spec in reference.ENCODE_MODES or spec == "learnable":
-        if T is None:
-            raise ValueError(f"discretize={spec!r} makes spike trains and needs T, the number of steps")
-        return Encoder(T, spec, nonlinearity) if spec != "learnable" else LearnableSampler(T)
+    check_name(spec, (*ENCODE_MODES, "learnable", "binary"), "discretize", "a module", "None")
     if spec == "binary":
         return Binarize()
-    raise ValueError(
-        "discretize must be None, 'rate', 'poisson', 'latency', 'learnable', 'binary' or a module, "
-        f"got {spec!r}"
-    )
+    if T is None:
+        raise ValueError(f"discretize={spec!r} makes spike trains and needs T, the number of steps")
+    return Encoder(T, spec, nonlinearity) if spec != "learnable" else LearnableSampler(T)
 
 
 class HybridUnit(nn.Module):
@@ -235,12 +234,12 @@ class HybridUnit(nn.Module):
         *,
         window: int | None = None,
         stride: int | None = None,
-        kernel: str | Tensor = "mean",
+        kernel: str | Tensor = DEFAULT_WINDOW_KERNEL,
         decay: float | None = None,
-        drop_last: bool = True,
+        drop_last: bool = DEFAULT_DROP_LAST,
         learn_kernel: bool = False,
         channels: int | None = None,
-        nonlinearity: str | nn.Module | None = "identity",
+        nonlinearity: str | nn.Module | None = DEFAULT_NONLINEARITY,
         discretize: str | nn.Module | None = None,
         T: int | None = None,
     ):
@@ -260,9 +259,9 @@ class HybridUnit(nn.Module):
         )
         fuse = (
             isinstance(discretize, str)
-            and discretize in reference.ENCODE_MODES
+            and discretize in ENCODE_MODES
             and isinstance(nonlinearity, str)
-            and nonlinearity in reference.ENCODE_NONLINEARITIES
+            and nonlinearity in NONLINEARITIES
         )
         if fuse:
             self.nonlinearity = nn.Identity()
@@ -284,13 +283,13 @@ class S2AHU(HybridUnit):
         self,
         window: int,
         stride: int | None = None,
-        kernel: str | Tensor = "mean",
+        kernel: str | Tensor = DEFAULT_WINDOW_KERNEL,
         *,
         decay: float | None = None,
-        drop_last: bool = True,
+        drop_last: bool = DEFAULT_DROP_LAST,
         learn_kernel: bool = False,
         channels: int | None = None,
-        nonlinearity: str | nn.Module | None = "identity",
+        nonlinearity: str | nn.Module | None = DEFAULT_NONLINEARITY,
     ):
         super().__init__(
             window=window,
@@ -309,7 +308,11 @@ class A2SHU(HybridUnit):
     ops.hu_encode when F is named) or "learnable" (LearnableSampler)."""
 
     def __init__(
-        self, T: int, mode: str | nn.Module = "rate", *, nonlinearity: str | nn.Module | None = "identity"
+        self,
+        T: int,
+        mode: str | nn.Module = DEFAULT_ENCODE_MODE,
+        *,
+        nonlinearity: str | nn.Module | None = DEFAULT_NONLINEARITY,
     ):
         super().__init__(nonlinearity=nonlinearity, discretize=mode, T=T)
 

@@ -8,7 +8,17 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from .. import ops, reference
+from .. import ops
+from ..options import (
+    DEFAULT_DECAY,
+    DEFAULT_RESET,
+    DEFAULT_SURROGATE,
+    DEFAULT_THRESHOLD,
+    DEFAULT_V_RESET,
+    RESETS,
+    check_name,
+    surrogate_alpha,
+)
 
 
 def _decay_logit(decay: float) -> float:
@@ -68,16 +78,16 @@ class LIF(_DecayMixin, _Stateful):
 
     def __init__(
         self,
-        decay: float = 0.5,
-        threshold: float = 1.0,
+        decay: float = DEFAULT_DECAY,
+        threshold: float = DEFAULT_THRESHOLD,
         *,
         param_shape: Sequence[int] = (),
         learn_decay: bool = False,
         learn_threshold: bool = False,
-        reset: str = "hard",
-        v_reset: float = 0.0,
+        reset: str = DEFAULT_RESET,
+        v_reset: float = DEFAULT_V_RESET,
         detach_reset: bool = False,
-        surrogate: str = "rectangle",
+        surrogate: str = DEFAULT_SURROGATE,
         alpha: float | None = None,
         stateful: bool = False,
     ):
@@ -87,11 +97,10 @@ class LIF(_DecayMixin, _Stateful):
             self.threshold = nn.Parameter(torch.full(tuple(param_shape), float(threshold)))
         else:
             self.threshold = float(threshold)
-        if reset not in ("hard", "soft"):
-            raise ValueError(f"reset must be 'hard' or 'soft', got {reset!r}")
+        check_name(reset, RESETS, "reset")
         self.reset, self.v_reset, self.detach_reset = reset, float(v_reset), bool(detach_reset)
         self.surrogate = surrogate
-        self.alpha = reference.surrogate_alpha(surrogate, alpha)
+        self.alpha = surrogate_alpha(surrogate, alpha)
 
     def forward(self, x: Tensor, v0: Tensor | None = None, threshold: float | Tensor | None = None) -> Tensor:
         spikes, v_last = ops.lif(
@@ -122,7 +131,7 @@ class LeakyIntegrator(_DecayMixin, _Stateful):
 
     def __init__(
         self,
-        decay: float = 0.5,
+        decay: float = DEFAULT_DECAY,
         *,
         param_shape: Sequence[int] = (),
         learn_decay: bool = False,

@@ -1,5 +1,6 @@
 """The fused ops, one module each: a typed wrapper over torch.ops.hnn_fast with its fake-tensor and
-autograd registrations. Schemas: csrc/registration.cpp. Semantics: hnn_fast/reference.py."""
+autograd registrations. Schemas: csrc/registration.cpp. Semantics: hnn_fast/reference.py. Names and
+defaults: hnn_fast/options.py. Every piece of an op: csrc/README.md."""
 
 from ._common import get_backend, set_backend
 from .hu_encode import hu_encode

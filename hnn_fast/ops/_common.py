@@ -35,10 +35,6 @@ def tensor_or_value(value, name: str, default: float) -> tuple[Tensor | None, fl
     raise TypeError(f"{name} must be a float or a tensor, got {type(value).__name__}")
 
 
-def compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    return torch.float64 if dtype == torch.float64 else torch.float32
-
-
 def needs_grad(*tensors) -> bool:
     return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from .. import reference
+from ..options import DEFAULT_ENCODE_MODE, DEFAULT_NONLINEARITY, ENCODE_MODES, NONLINEARITIES, check_name
 from . import _common
 
 
@@ -17,8 +18,8 @@ def hu_encode(
     a: Tensor,
     T: int,
     *,
-    mode: str = "rate",
-    nonlinearity: str = "identity",
+    mode: str = DEFAULT_ENCODE_MODE,
+    nonlinearity: str = DEFAULT_NONLINEARITY,
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """Real values to spikes: the sampler, nonlinearity (F) and discretization (Q) of a hybrid unit, fused.
@@ -42,13 +43,8 @@ def hu_encode(
         raise TypeError(f"T must be an int, got {type(T).__name__}")
     if T < 0:
         raise ValueError(f"T (the number of steps) must be >= 0, got {T}")
-    if mode not in reference.ENCODE_MODES:
-        raise ValueError(f"mode must be one of {', '.join(map(repr, reference.ENCODE_MODES))}, got {mode!r}")
-    if nonlinearity not in reference.ENCODE_NONLINEARITIES:
-        raise ValueError(
-            f"nonlinearity must be one of {', '.join(map(repr, reference.ENCODE_NONLINEARITIES))}, "
-            f"got {nonlinearity!r}"
-        )
+    check_name(mode, ENCODE_MODES, "mode")
+    check_name(nonlinearity, NONLINEARITIES, "nonlinearity")
     if _common.get_backend() == "reference":
         return reference.hu_encode(a, T, mode=mode, nonlinearity=nonlinearity, generator=generator)
     uniform = reference.encode_uniform(a, T, generator) if mode == "poisson" else None

@@ -10,6 +10,14 @@ import torch
 from torch import Tensor
 
 from .. import reference
+from ..options import (
+    DEFAULT_DROP_LAST,
+    DEFAULT_WINDOW_KERNEL,
+    WEIGHTS_KERNEL,
+    WINDOW_KERNELS,
+    check_name,
+    window_count,
+)
 from . import _common
 
 
@@ -18,9 +26,9 @@ def hu_window(
     window: int,
     stride: int | None = None,
     *,
-    kernel: str | Tensor = "mean",
+    kernel: str | Tensor = DEFAULT_WINDOW_KERNEL,
     decay: float | None = None,
-    drop_last: bool = True,
+    drop_last: bool = DEFAULT_DROP_LAST,
 ) -> Tensor:
     """Spikes to real values: the window (W) and kernel (H) stages of a hybrid unit, fused.
 
@@ -61,10 +69,9 @@ def _window_stride(window, stride) -> tuple[int, int]:
 
 def _kernel(kernel) -> tuple[str, Tensor | None]:
     if isinstance(kernel, Tensor):
-        return "weights", kernel
-    if kernel in ("sum", "mean", "exp"):
-        return kernel, None
-    raise ValueError(f"kernel must be 'sum', 'mean', 'exp' or a tensor of weights, got {kernel!r}")
+        return WEIGHTS_KERNEL, kernel
+    check_name(kernel, WINDOW_KERNELS, "kernel", "a tensor of weights")
+    return kernel, None
 
 
 def _decay(kernel_name: str, decay) -> float:
@@ -81,15 +88,6 @@ def _decay(kernel_name: str, decay) -> float:
     if not 0.0 <= decay <= 1.0:
         raise ValueError(f"decay must be in [0, 1], got {decay}")
     return float(decay)
-
-
-def window_count(T: int, window: int, stride: int, drop_last: bool) -> int:
-    """The number K of windows hu_window makes of T steps (csrc/hu_window.cpp has the same rule)."""
-    if window > T:
-        return 0 if drop_last or T == 0 else 1
-    full = (T - window) // stride + 1
-    partial = not drop_last and (full - 1) * stride + window < T and full * stride < T
-    return full + int(partial)
 
 
 @torch.library.register_fake("hnn_fast::hu_window")

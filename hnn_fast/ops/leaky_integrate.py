@@ -8,11 +8,12 @@ import torch
 from torch import Tensor
 
 from .. import reference
+from ..options import DEFAULT_DECAY
 from . import _common
 from ._common import check_same_device, tensor_or_value
 
 
-def leaky_integrate(x: Tensor, v0: Tensor | None = None, *, decay: float | Tensor = 0.5) -> Tensor:
+def leaky_integrate(x: Tensor, v0: Tensor | None = None, *, decay: float | Tensor = DEFAULT_DECAY) -> Tensor:
     """Leaky integrator v_t = decay * v_{t-1} + x_t over x = [T, *shape]; returns all v_t, [T, *shape].
 
     decay: a float in [0, 1] or a tensor broadcastable to shape. Gradients flow to x, v0 and a tensor

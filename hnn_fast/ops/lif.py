@@ -8,20 +8,29 @@ import torch
 from torch import Tensor
 
 from .. import reference
+from ..options import (
+    DEFAULT_DECAY,
+    DEFAULT_RESET,
+    DEFAULT_SURROGATE,
+    DEFAULT_THRESHOLD,
+    DEFAULT_V_RESET,
+    compute_dtype,
+    surrogate_alpha,
+)
 from . import _common
-from ._common import check_same_device, compute_dtype, needs_grad, tensor_or_value
+from ._common import check_same_device, needs_grad, tensor_or_value
 
 
 def lif(
     x: Tensor,
     v0: Tensor | None = None,
     *,
-    decay: float | Tensor = 0.5,
-    threshold: float | Tensor = 1.0,
-    reset: str = "hard",
-    v_reset: float = 0.0,
+    decay: float | Tensor = DEFAULT_DECAY,
+    threshold: float | Tensor = DEFAULT_THRESHOLD,
+    reset: str = DEFAULT_RESET,
+    v_reset: float = DEFAULT_V_RESET,
     detach_reset: bool = False,
-    surrogate: str = "rectangle",
+    surrogate: str = DEFAULT_SURROGATE,
     alpha: float | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Multi-step leaky integrate-and-fire neuron.
@@ -30,7 +39,8 @@ def lif(
     v_t = h_t (1 - s_t) + v_reset s_t (reset="hard") or v_t = h_t - threshold_t s_t (reset="soft").
     decay: a float in [0, 1] or a tensor broadcastable to shape. threshold: a float, a tensor
     broadcastable to shape, or a tensor of x's rank broadcastable to [T, *shape] (one per step).
-    The backward replaces dH/du by the named surrogate (alpha defaults per surrogate); detach_reset
+    The backward replaces dH/du by the named surrogate (alpha defaults per surrogate, as
+    hnn_fast.options.SURROGATE_ALPHA lists); detach_reset
     drops the gradient through the reset. Returns (spikes in x's dtype, the last membrane v_T).
     """
     if _common.get_backend() == "reference":
@@ -45,7 +55,7 @@ def lif(
             surrogate=surrogate,
             alpha=alpha,
         )
-    alpha = reference.surrogate_alpha(surrogate, alpha)
+    alpha = surrogate_alpha(surrogate, alpha)
     decay_tensor, decay_value = tensor_or_value(decay, "decay", 0.0)
     threshold_tensor, threshold_value = tensor_or_value(threshold, "threshold", 0.0)
     save_h = needs_grad(x, v0, decay_tensor, threshold_tensor)
