@@ -4,13 +4,14 @@ bytes it must move at least (what its fraction of copy bandwidth is computed fro
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from .. import ops, reference
+from .. import ops, options, reference
 
 FORWARD = "forward"
 FORWARD_BACKWARD = "forward+backward"
@@ -44,20 +45,8 @@ class OpBench:
     targets: tuple[Target, ...] = ()
 
 
-def _numel(size: tuple) -> int:
-    n = 1
-    for d in size:
-        n *= d
-    return n
-
-
 def _itemsize(dtype: torch.dtype) -> int:
     return torch.empty((), dtype=dtype).element_size()
-
-
-def _charge_itemsize(dtype: torch.dtype) -> int:
-    # The saved charge h is kept in the compute dtype: fp64 for fp64 inputs, fp32 otherwise.
-    return 8 if dtype == torch.float64 else 4
 
 
 def _sequence_input(size, dtype, device, generator):
@@ -65,8 +54,9 @@ def _sequence_input(size, dtype, device, generator):
     return [x], {}
 
 
-LIF_DECAY = 0.5
-LIF_THRESHOLD = 1.0
+# The LIF parameters every LIF measurement uses: the op's defaults.
+LIF_DECAY = options.DEFAULT_DECAY
+LIF_THRESHOLD = options.DEFAULT_THRESHOLD
 
 
 def _lif_inputs(size, dtype, device, generator):
@@ -75,7 +65,9 @@ def _lif_inputs(size, dtype, device, generator):
 
 
 def _lif_bytes(size, dtype, mode):
-    b, h, steps, neurons = _itemsize(dtype), _charge_itemsize(dtype), _numel(size), _numel(size[1:])
+    # The saved charge h is kept in the compute dtype.
+    b, h = _itemsize(dtype), _itemsize(options.compute_dtype(dtype))
+    steps, neurons = math.prod(size), math.prod(size[1:])
     if mode == FORWARD:
         return steps * 2 * b + neurons * b  # read x, write spikes, write v_last
     # forward: read x, write spikes and h; backward: read grad_spikes and h, write grad_x;
@@ -84,7 +76,7 @@ def _lif_bytes(size, dtype, mode):
 
 
 def _leaky_bytes(size, dtype, mode):
-    b, steps = _itemsize(dtype), _numel(size)
+    b, steps = _itemsize(dtype), math.prod(size)
     # forward: read x, write v; backward (float decay): read grad_v, write grad_x
     return steps * 2 * b * (1 if mode == FORWARD else 2)
 
@@ -99,8 +91,10 @@ def _spike_input(size, dtype, device, generator):
 
 
 def _hu_window_bytes(size, dtype, mode):
-    b, neurons = _itemsize(dtype), _numel(size[1:])
-    steps = size[0] + size[0] // _hu_window_length(size)  # read every step, write one value per window
+    b, neurons = _itemsize(dtype), math.prod(size[1:])
+    window = _hu_window_length(size)
+    # read every step, write one value per window
+    steps = size[0] + options.window_count(size[0], window, window, options.DEFAULT_DROP_LAST)
     return steps * neurons * b * (1 if mode == FORWARD else 2)  # backward: read grad_y, write grad_x
 
 
@@ -110,7 +104,7 @@ def _encode_input(size, dtype, device, generator):
 
 
 def _hu_encode_bytes(size, dtype, mode):
-    b, steps, neurons = _itemsize(dtype), _numel(size), _numel(size[1:])
+    b, steps, neurons = _itemsize(dtype), math.prod(size), math.prod(size[1:])
     if mode == FORWARD:
         return (steps + neurons) * b  # read a, write spikes
     return (2 * steps + 3 * neurons) * b  # backward: read grad_spikes and a, write grad_a

@@ -1,4 +1,4 @@
-"""The JSON schema of a results file (documented field by field in benchmarks/README.md), and a
+"""The JSON schema of a results file (documented field by field in docs/benchmarks.md), and a
 validator for the part of JSON Schema it uses, so that checking a file needs no extra package."""
 
 from __future__ import annotations

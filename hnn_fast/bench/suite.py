@@ -1,6 +1,6 @@
 """The benchmark suite: copy bandwidth, then the fused ops against their reference loops (eager and
 compiled), the peer libraries' LIF neurons, and the registered models, into one results dict (see
-benchmarks/README.md for its schema)."""
+docs/benchmarks.md for its schema)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The training runtime shared by the experiments: `hnn-fast train NAME`, or train(NAME) from Python.
-See hnn_fast.train.registry for how an experiment plugs in and README.md ("Training") for usage."""
+See hnn_fast.train.registry for how an experiment plugs in and docs/training.md for usage."""
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import ConfigError, TrainConfig, apply_overrides, load_config_file, param, save_config

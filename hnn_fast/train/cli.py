@@ -8,6 +8,7 @@ import sys
 
 from .checkpoint import CheckpointError
 from .config import (
+    CONFIG_FORMATS,
     ConfigError,
     TrainConfig,
     apply_overrides,
@@ -50,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--config-format",
-        choices=("json", "yaml"),
+        choices=CONFIG_FORMATS,
         default="json",
         help="format of the config file saved in the run directory",
     )

@@ -21,6 +21,9 @@ class ConfigError(ValueError):
 
 C = TypeVar("C", bound="TrainConfig")
 
+# The formats a run saves its config in (config.json or config.yaml in its directory).
+CONFIG_FORMATS = ("json", "yaml")
+
 
 def param(
     default: Any,

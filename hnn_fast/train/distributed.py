@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
 
 class Distributed:
@@ -54,3 +55,9 @@ class Distributed:
         if self._owns_group:
             dist.destroy_process_group()
             self._owns_group = False
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model a train_step receives with its DistributedDataParallel wrapper, if any, taken off:
+    its own attributes and parameter names are those of the unwrapped model."""
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model

@@ -13,7 +13,8 @@ import signal
 import threading
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,17 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, Subset
 
 from .checkpoint import CheckpointError, capture_rng, load_checkpoint, restore_rng, save_checkpoint
-from .config import ConfigError, TrainConfig, apply_overrides, config_from_dict, config_to_dict, save_config
+from .config import (
+    CONFIG_FORMATS,
+    C,
+    ConfigError,
+    TrainConfig,
+    apply_overrides,
+    config_from_dict,
+    config_to_dict,
+    load_config_file,
+    save_config,
+)
 from .distributed import Distributed
 from .registry import Experiment, StepContext, get_experiment
 
@@ -62,8 +73,11 @@ def train(
     time-limited cluster job would. config_format: "json" or "yaml".
     """
     exp = get_experiment(experiment) if isinstance(experiment, str) else experiment
-    if config_format not in ("json", "yaml"):
-        raise ConfigError(f"config_format={config_format!r}: must be 'json' or 'yaml'")
+    if config_format not in CONFIG_FORMATS:
+        formats = " or ".join(map(repr, CONFIG_FORMATS))
+        raise ConfigError(f"config_format={config_format!r}: must be {formats}")
+    if stop_at_step is not None and stop_at_step < 1:
+        raise ConfigError(f"stop_at_step={stop_at_step}: must be >= 1")
     if exp.phased:
         return exp.run_phases(
             config,
@@ -76,7 +90,7 @@ def train(
         )
     checkpoint = None
     if resume is not None:
-        checkpoint_path, out_dir = _resume_paths(Path(resume), out_dir)
+        checkpoint_path, out_dir = resolve_resume(resume, out_dir)
         checkpoint = load_checkpoint(checkpoint_path)
         if checkpoint["experiment"] != exp.name:
             raise CheckpointError(
@@ -86,42 +100,93 @@ def train(
         config = config_from_dict(
             exp.config_class, checkpoint["config"], source=f"checkpoint {checkpoint_path}"
         )
-    elif config is None:
-        config = exp.config_class()
-    if not isinstance(config, exp.config_class):
-        raise TypeError(
-            f"experiment {exp.name!r} takes a {exp.config_class.__name__}, got {type(config).__name__}"
-        )
-    config = apply_overrides(config, overrides)
-    if stop_at_step is not None and stop_at_step < 1:
-        raise ConfigError(f"stop_at_step={stop_at_step}: must be >= 1")
-
-    device = _resolve_device(config.device)
-    dist = Distributed(device.type)
-    try:
-        if device.type == "cuda":
-            device = torch.device("cuda", dist.local_rank)
-        if out_dir is None:
-            out_dir = Path("runs") / f"{exp.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        run = _Run(exp, config, dist, device, Path(out_dir), checkpoint, progress, config_format)
+    config = run_config(exp, config, overrides)
+    with processes(config.device) as (dist, device):
+        out_dir = default_run_dir(exp.name) if out_dir is None else Path(out_dir)
+        run = _Run(exp, config, dist, device, out_dir, checkpoint, progress, config_format)
         return run.run(stop_at_step)
-    finally:
-        dist.close()
 
 
-def _resume_paths(resume: Path, out_dir: str | Path | None) -> tuple[Path, Path]:
-    """(checkpoint file, run directory) from a run directory or a checkpoint file."""
+# The run-directory rules, shared by the loop and the phased experiments that drive it.
+
+
+def default_run_dir(name: str) -> Path:
+    """Where a run of experiment `name` goes when no directory is given: runs/<name>-<timestamp>."""
+    return Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def checkpoint_file(run_dir: Path) -> Path:
+    """The checkpoint a run keeps in its directory, what --resume continues from."""
+    return run_dir / "checkpoints" / CHECKPOINT_NAME
+
+
+def resolve_resume(resume: str | Path, out_dir: str | Path | None = None) -> tuple[Path, Path]:
+    """(checkpoint file, run directory) of --resume: a run directory or a checkpoint file, whose run
+    directory is the one holding its checkpoints/ folder (else the file's own folder); out_dir, when
+    given, is the run directory."""
+    resume = Path(resume)
     if resume.is_dir():
-        return resume / "checkpoints" / CHECKPOINT_NAME, Path(out_dir) if out_dir is not None else resume
+        return checkpoint_file(resume), resume if out_dir is None else Path(out_dir)
     if out_dir is not None:
         return resume, Path(out_dir)
     return resume, resume.parent.parent if resume.parent.name == "checkpoints" else resume.parent
 
 
-def _resolve_device(name: str) -> torch.device:
+def saved_config(run_dir: Path) -> Path | None:
+    """The config file a run saved in run_dir (config.json or config.yaml), None if there is none."""
+    found = [run_dir / f"config.{ext}" for ext in CONFIG_FORMATS if (run_dir / f"config.{ext}").is_file()]
+    return found[0] if found else None
+
+
+def load_run_config(config_class: type[C], run_dir: Path) -> C:
+    """The config a run saved in run_dir."""
+    path = saved_config(run_dir)
+    if path is None:
+        names = " or ".join(f"config.{ext}" for ext in CONFIG_FORMATS)
+        raise ConfigError(f"{run_dir} holds no run (no {names})")
+    return config_from_dict(config_class, load_config_file(path), source=str(path))
+
+
+def check_fresh_run_dir(run_dir: Path, resumable: Path | None) -> None:
+    """Refuses to start a new run in run_dir when it already holds one, that is when `resumable`, the
+    file a resume of it would continue from, exists: the new run would overwrite it."""
+    if resumable is not None and resumable.exists():
+        raise ConfigError(f"{run_dir} already holds a run; continue it with --resume or choose another --out")
+
+
+def resume_command(name: str, run_dir: Path) -> str:
+    """The command that continues a stopped run."""
+    return f"hnn-fast train {name} --resume {run_dir}"
+
+
+def run_config(exp: Experiment, config: TrainConfig | None, overrides: Sequence[str]) -> TrainConfig:
+    """config (None: the experiment's defaults), checked to be the experiment's, with overrides applied."""
+    if config is None:
+        config = exp.config_class()
+    if not isinstance(config, exp.config_class):
+        raise TypeError(
+            f"experiment {exp.name!r} takes a {exp.config_class.__name__}, got {type(config).__name__}"
+        )
+    return apply_overrides(config, overrides)
+
+
+def resolve_device(name: str) -> torch.device:
+    """The device a config's `device` names: auto is CUDA when available, else the CPU."""
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("config device='cuda': no CUDA device is available")
     return torch.device("cuda" if name in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
+
+
+@contextmanager
+def processes(device_name: str) -> Iterator[tuple[Distributed, torch.device]]:
+    """The data-parallel process group (a group of one without torchrun) and this process's device,
+    its own GPU under torchrun; the group is closed on exit."""
+    device = resolve_device(device_name)
+    dist = Distributed(device.type)
+    try:
+        yield dist, torch.device("cuda", dist.local_rank) if device.type == "cuda" else device
+    finally:
+        dist.close()
 
 
 def _process_seed(seed: int, rank: int, step: int) -> int:
@@ -259,7 +324,7 @@ class _Run:
             if dist.enabled
             else self.model
         )
-        self.checkpoint_path = out_dir / "checkpoints" / CHECKPOINT_NAME
+        self.checkpoint_path = checkpoint_file(out_dir)
         if dist.is_main:
             self._prepare_out_dir(resumed=checkpoint is not None)
 
@@ -296,10 +361,8 @@ class _Run:
             self._seed_process(self.step)
 
     def _prepare_out_dir(self, resumed: bool) -> None:
-        if not resumed and self.checkpoint_path.exists():
-            raise ConfigError(
-                f"{self.out_dir} already holds a run; continue it with --resume or choose another --out"
-            )
+        if not resumed:
+            check_fresh_run_dir(self.out_dir, self.checkpoint_path)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         save_config(self.cfg, self.out_dir / f"config.{self.config_format}")
         log = self.out_dir / "metrics.jsonl"
@@ -452,6 +515,8 @@ class _Run:
         if self.dist.is_main:
             self._report(result)
         self.dist.barrier()
+        if status == "completed" and self.dist.is_main:
+            self.exp.after_training(self.model, cfg, self.out_dir)
         return result
 
     def _run_eval(self, bar: Any) -> None:
@@ -488,7 +553,7 @@ class _Run:
         else:
             print(
                 f"{self.exp.name}: stopped at step {self.step}/{self.total_steps}; continue with "
-                f"`hnn-fast train {self.exp.name} --resume {self.out_dir}`"
+                f"`{resume_command(self.exp.name, self.out_dir)}`"
             )
 
 

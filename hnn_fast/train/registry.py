@@ -5,15 +5,15 @@ logging, checkpoints, resume).
 
 Adding one:
 
-    class HMN(Experiment):
-        name = "hmn"
-        config_class = HMNConfig          # a TrainConfig subclass with the experiment's own fields
+    class Mine(Experiment):
+        name = "mine"
+        config_class = MineConfig         # a TrainConfig subclass with the experiment's own fields
         quick = {"epochs": 1}             # what --quick overrides: a smoke run in seconds
         def build_model(self, cfg): ...
         def build_datasets(self, cfg): ...           # (train, eval) map-style datasets
         def train_step(self, model, batch, ctx): ... # (loss, {"acc": ...})
 
-and list it in hnn_fast.networks.EXPERIMENTS (a network of this package), or call register(HMN)
+and list it in hnn_fast.networks.EXPERIMENTS (a network of this package), or call register(Mine)
 (an experiment of your own) so that `hnn-fast train` and train() find it.
 """
 
@@ -89,11 +89,18 @@ class Experiment(abc.ABC):
         progress: bool,
         config_format: str,
     ) -> Any:
-        """A phased experiment's whole run, with train()'s arguments (out_dir None: the default run
-        directory is the experiment's to choose); returns a hnn_fast.train.TrainResult. Each phase is
-        meant to be one call of train() on an unregistered Experiment in a subdirectory of out_dir,
-        so that each has the loop's checkpoints, resume, progress and DDP."""
+        """A phased experiment's whole run, with train()'s arguments (stop_at_step and config_format
+        already checked); returns a hnn_fast.train.TrainResult. Each phase is meant to be one call of
+        train() on an unregistered Experiment in a subdirectory of out_dir, so that each has the loop's
+        checkpoints, resume, progress and DDP; the run directory itself follows the loop's rules
+        (hnn_fast.train.loop: default_run_dir, resolve_resume, check_fresh_run_dir, run_config,
+        processes)."""
         raise NotImplementedError(f"experiment {self.name!r} sets phased but does not define run_phases")
+
+    def after_training(self, model: nn.Module, cfg: TrainConfig, out_dir: Path) -> None:
+        """Runs on the main process once a run has completed and written its results.json: the place
+        for what the loop does not measure (an evaluation of its own, cost, plots) to join the run."""
+        return None
 
     def find_unused_parameters(self, cfg: TrainConfig) -> bool:
         """True when a step may leave some parameters without a gradient (a schedule that trains one

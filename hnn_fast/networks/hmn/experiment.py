@@ -16,14 +16,16 @@ Phases, each one run of the training loop (its own directory, checkpoints, resum
 
 The run directory gets results.json (accuracy matrices, mean-accuracy curves, modulation-vector
 similarity within and across groups) and hmn.png (mean accuracy on learned tasks against the number
-learned, as the paper's Fig. 3i, and the similarity of the modulation vectors). `--resume` skips
-finished phases (recomputing their evaluation from their checkpoints) and continues the interrupted
-one; `--stop-at` counts steps over all phases.
+learned, as the paper's Fig. 3i, and the similarity of the modulation vectors). `--resume` (the run
+directory, or the checkpoint file of any of its phases) skips finished phases (recomputing their
+evaluation from their checkpoints) and continues the interrupted one; `--stop-at` counts steps over
+all phases.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -35,18 +37,25 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from ...reference import SURROGATE_ALPHA
+from ...options import SURROGATE_ALPHA
 from ...train.checkpoint import load_checkpoint, save_checkpoint
-from ...train.config import (
-    ConfigError,
-    TrainConfig,
-    apply_overrides,
-    config_from_dict,
-    load_config_file,
-    param,
-    save_config,
+from ...train.config import ConfigError, TrainConfig, param, save_config
+from ...train.distributed import Distributed, unwrap
+from ...train.loop import (
+    TrainResult,
+    check_fresh_run_dir,
+    checkpoint_file,
+    default_run_dir,
+    load_run_config,
+    processes,
+    resolve_resume,
+    resume_command,
+    run_config,
+    saved_config,
+    train,
 )
 from ...train.registry import Experiment, StepContext
+from .. import _figures
 from .model import (
     MODULATIONS,
     N_INPUTS,
@@ -59,8 +68,23 @@ from .model import (
 
 METHODS = ("hmn", "snn", "ewc", "hmn+ewc", "ann-only", "snn-only")
 WITH_EWC = ("ewc", "hmn+ewc")
-# Which stage-1 backbone modulates a method's branch: "ann" (stage1/) or "spiking" (stage1-snn/).
+# Which stage-1 backbone modulates a method's branch: "ann" or "spiking".
 BACKBONE = {"hmn": "ann", "hmn+ewc": "ann", "ann-only": "ann", "snn-only": "spiking"}
+# The phase directories of a run: stage 1 of each backbone, then <method>/task_NN.
+STAGE1_DIRS = {"ann": "stage1", "spiking": "stage1-snn"}
+
+
+def _task_dir(method: str, k: int) -> str:
+    return f"{method}/task_{k:02d}"
+
+
+def _run_root(path: Path) -> Path:
+    """The run directory that path, the run directory itself or one of its phase directories, is of."""
+    if path.name in STAGE1_DIRS.values():
+        return path.parent
+    if path.parent.name in METHODS and re.fullmatch(r"task_\d+", path.name):
+        return path.parent.parent
+    return path
 
 
 @dataclass
@@ -221,10 +245,6 @@ class _TaskSet(Dataset):
         return self.x[i][:, self.perm], self.y[i]
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
-
-
 class _Stage1(Experiment):
     """Stage 1 for the ANN backbone (time-averaged inputs) or, spiking=True, the spiking backbone of the
     SNN-only ablation (spike inputs)."""
@@ -279,7 +299,7 @@ class _EWC:
         self.anchor: dict[str, Tensor] = {}
 
     def penalty(self, model: nn.Module) -> Tensor:
-        params = dict(_unwrap(model).named_parameters())
+        params = dict(unwrap(model).named_parameters())
         terms = [(self.fisher[k] * (params[k] - self.anchor[k]) ** 2).sum() for k in self.fisher]
         return 0.5 * self.strength * torch.stack(terms).sum()
 
@@ -452,41 +472,26 @@ class HMN(Experiment):
         raise NotImplementedError("hmn runs in phases (run_phases)")
 
     def run_phases(self, config, *, overrides, out_dir, resume, stop_at_step, progress, config_format):
-        from ...train.distributed import Distributed
-        from ...train.loop import TrainResult, _resolve_device
-
+        """The loop's run-directory rules, with one difference: a phased run has no checkpoint of its
+        own, so it resumes from the config it saved, and that file is what marks a directory as
+        holding a run."""
         if resume is not None:
             if out_dir is None:
-                out_dir = resume.parent.parent if resume.parent.name == "checkpoints" else resume
-            found = [p for p in (out_dir / "config.json", out_dir / "config.yaml") if p.exists()]
-            if not found:
-                raise ConfigError(f"--resume {resume}: no hmn run there (no config.json or config.yaml)")
-            config = config_from_dict(HMNConfig, load_config_file(found[0]), source=str(found[0]))
-        elif config is None:
-            config = HMNConfig()
-        if not isinstance(config, HMNConfig):
-            raise TypeError(f"experiment 'hmn' takes a HMNConfig, got {type(config).__name__}")
-        cfg = apply_overrides(config, overrides)
+                out_dir = _run_root(resolve_resume(resume)[1])
+            config = load_run_config(HMNConfig, out_dir)
+        cfg = run_config(self, config, overrides)
         methods = _methods(cfg)
         if out_dir is None:
-            out_dir = Path("runs") / f"hmn-{time.strftime('%Y%m%d-%H%M%S')}"
-        if resume is None and any((out_dir / f"config.{ext}").exists() for ext in ("json", "yaml")):
-            raise ConfigError(
-                f"{out_dir} already holds a run; continue it with --resume or choose another --out"
-            )
-
-        device = _resolve_device(cfg.device)
-        dist = Distributed(device.type)  # held across phases, so the process group outlives each phase's loop
-        try:
+            out_dir = default_run_dir(self.name)
+        if resume is None:
+            check_fresh_run_dir(out_dir, saved_config(out_dir))
+        # Held across phases, so that the process group outlives each phase's loop.
+        with processes(cfg.device) as (dist, device):
             if dist.is_main:
                 out_dir.mkdir(parents=True, exist_ok=True)
                 save_config(cfg, out_dir / f"config.{config_format}")
-            if device.type == "cuda":
-                device = torch.device("cuda", dist.local_rank)
             runner = _PhaseRunner(cfg, out_dir, stop_at_step, progress, config_format, dist, device)
-            return runner.run(methods, TrainResult)
-        finally:
-            dist.close()
+            return runner.run(methods)
 
 
 def _drop_optimizer_moments(path: Path) -> None:
@@ -505,7 +510,7 @@ class _PhaseRunner:
         stop_at_step: int | None,
         progress: bool,
         config_format: str,
-        dist: Any,
+        dist: Distributed,
         device: torch.device,
     ):
         self.cfg, self.out_dir, self.stop_at_step, self.device = cfg, out_dir, stop_at_step, device
@@ -515,9 +520,7 @@ class _PhaseRunner:
 
     def phase(self, exp: Experiment, cfg: HMNConfig, directory: Path) -> tuple[str, nn.Module]:
         """Runs (or, when finished before, reloads) one phase: (status, trained model)."""
-        from ...train.loop import train
-
-        checkpoint = directory / "checkpoints" / "last.pt"
+        checkpoint = checkpoint_file(directory)
         done = directory / "results.json"
         if done.exists() and checkpoint.exists():
             state = load_checkpoint(checkpoint)
@@ -542,7 +545,7 @@ class _PhaseRunner:
             _drop_optimizer_moments(checkpoint)
         return result.status, result.model
 
-    def run(self, methods: list[str], result_class: Any) -> Any:
+    def run(self, methods: list[str]) -> TrainResult:
         cfg, out = self.cfg, self.out_dir
         data = _Data(cfg)
         device = self.device
@@ -551,13 +554,13 @@ class _PhaseRunner:
         stage1_cfg = replace(
             cfg, epochs=cfg.stage1_epochs, lr=cfg.stage1_lr, batch_size=cfg.stage1_batch_size, eval_every=0
         )
-        for backbone, directory in (("ann", "stage1"), ("spiking", "stage1-snn")):
+        for backbone, directory in STAGE1_DIRS.items():
             if not any(BACKBONE.get(m) == backbone for m in methods):
                 continue
             spiking = backbone == "spiking"
             status, modulator = self.phase(_Stage1(data, spiking), stage1_cfg, out / directory)
             if status != "completed":
-                return self._stopped(status, result_class)
+                return self._stopped(status)
             modulators[backbone] = modulator = modulator.to(device).eval()
             inputs = data.x_train if spiking else data.avg_train
             modulations[backbone] = {}
@@ -587,9 +590,9 @@ class _PhaseRunner:
                 exp = _BranchTask(
                     f"hmn-{method}-task{k:02d}", data, task, mod, state, ewc, ann=method == "ann-only"
                 )
-                status, model = self.phase(exp, branch_cfg, out / method / f"task_{k:02d}")
+                status, model = self.phase(exp, branch_cfg, out / _task_dir(method, k))
                 if status != "completed":
-                    return self._stopped(status, result_class)
+                    return self._stopped(status)
                 model = model.to(device)
                 state = {key: v.detach().cpu().clone() for key, v in model.state_dict().items()}
                 if ewc is not None:
@@ -618,7 +621,7 @@ class _PhaseRunner:
         for backbone, modulator in modulators.items():
             models["modulator" if backbone == "ann" else "modulator_spiking"] = modulator
         metrics = {f"{m}_final_mean_accuracy": record[m]["final_mean_accuracy"] for m in methods}
-        return result_class(
+        return TrainResult(
             "completed",
             self.steps,
             0,
@@ -633,13 +636,13 @@ class _PhaseRunner:
             torch.distributed.broadcast(t, src=0)
         return t
 
-    def _stopped(self, status: str, result_class: Any) -> Any:
+    def _stopped(self, status: str) -> TrainResult:
         if self.dist.is_main:
             print(
                 f"hmn: {status} at step {self.steps} (all phases); continue with "
-                f"`hnn-fast train hmn --resume {self.out_dir}`"
+                f"`{resume_command('hmn', self.out_dir)}`"
             )
-        return result_class(status, self.steps, 0, {}, self.out_dir if self.dist.is_main else None, None)
+        return TrainResult(status, self.steps, 0, {}, self.out_dir if self.dist.is_main else None, None)
 
     def _results(
         self,
@@ -684,10 +687,7 @@ class _PhaseRunner:
 
 
 def _plot(results: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _figures.pyplot()
     from matplotlib.ticker import MaxNLocator
 
     modulation = results.get("modulation", results.get("modulation_spiking_backbone"))
@@ -720,6 +720,4 @@ def _plot(results: dict[str, Any], path: Path) -> None:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         fig.colorbar(image, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _figures.save(fig, path)

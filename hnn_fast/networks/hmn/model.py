@@ -41,7 +41,7 @@ class HMNModulator(nn.Module):
     every neuron); a neuron then off for every task gets no gradient and stays unused, while the
     others are shared by ever more groups. With binary gates nothing rewards saturation, the
     pre-activations stay near the threshold, and the loss can still move a neuron from a crowded
-    group to an unused one (measured in the README's HMN section)."""
+    group to an unused one (measured in README.md beside this file)."""
 
     def __init__(
         self,

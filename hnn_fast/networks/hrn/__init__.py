@@ -2,7 +2,7 @@
 symbolic executor (ground truth), the spiking reasoner and the learnable collision HU; README.md
 beside this file."""
 
-from .collision_hu import CollisionUNet, learned_collisions, train_collision_hu
+from .collision_hu import CollisionUNet, learned_collisions
 from .executor import ILL_POSED, ProgramError, World, compile_program, execute
 from .questions import Question, generate_questions, load_questions, save_questions
 from .reasoner import SpikingReasoner, build_graphs, encode_programs
@@ -28,5 +28,4 @@ __all__ = [
     "load_questions",
     "load_scenes",
     "save_questions",
-    "train_collision_hu",
 ]

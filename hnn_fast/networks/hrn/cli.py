@@ -13,12 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 _DEFAULT_MODEL = Path(__file__).resolve().parent / "results" / "collision_hu.pt"
-TRAIN_SCENES = range(10000, 10800)
-TEST_SCENES = range(10800, 11000)
 
 
 def _levels(text: str, name: str) -> list[float]:
@@ -128,8 +127,8 @@ def _make_questions(args: argparse.Namespace) -> int:
 
 def _collision_model(args: argparse.Namespace, scenes_path, log):
     """(model, where it came from)."""
-    from .collision_hu import load_model, train_collision_hu
-    from .scenes import load_default_scenes
+    from ...train import train
+    from .collision_hu import load_model
 
     if args.collision_model:
         return load_model(args.collision_model), args.collision_model
@@ -139,8 +138,10 @@ def _collision_model(args: argparse.Namespace, scenes_path, log):
         "note: no collision model given; training one quickly (2 epochs; "
         "`hnn-fast train hrn` trains it fully)"
     )
-    train = load_default_scenes(TRAIN_SCENES, path=scenes_path, verbose=False)
-    return train_collision_hu(train, epochs=2, log=log), "trained in this run (2 epochs)"
+    overrides = ["epochs=2"] + ([] if scenes_path is None else [f"scenes={scenes_path}"])
+    with tempfile.TemporaryDirectory(prefix="hrn-collision-hu-") as run_dir:
+        result = train("hrn", overrides=overrides, out_dir=run_dir, progress=False)
+    return result.model.cpu().eval(), "trained in this run (2 epochs)"
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -152,7 +153,7 @@ def _eval(args: argparse.Namespace) -> int:
     from .collision_hu import learned_collisions
     from .executor import ProgramError, World
     from .questions import QuestionFormatError, load_questions
-    from .scenes import SceneFormatError, default_scene_file, generate_scenes, load_scenes
+    from .scenes import TEST_SCENES, SceneFormatError, default_scene_file, generate_scenes, load_scenes
 
     log = print
     try:
@@ -204,10 +205,11 @@ def _eval(args: argparse.Namespace) -> int:
     if args.collisions == "learned" or args.collision_model or _DEFAULT_MODEL.is_file():
         model, source = _collision_model(args, scenes_path, log)
         results["collision_model"] = source
+        held_out = f"{TEST_SCENES.start}-{TEST_SCENES.stop - 1}"
         try:
-            test, test_set = load_scenes(scenes_path, TEST_SCENES), "scenes 10800-10999"
+            test, test_set = load_scenes(scenes_path, TEST_SCENES), f"scenes {held_out}"
         except SceneFormatError:
-            test, test_set = scenes, "the questions' videos (the scene file has no 10800-10999)"
+            test, test_set = scenes, f"the questions' videos (the scene file has no {held_out})"
         hu = evaluate_hu(model, test).as_dict()
         hu_cf = evaluate_hu(model, test, counterfactual=True).as_dict()
         results["collision_hu"] = {
@@ -264,10 +266,9 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _plots(results: dict, out: Path) -> None:
-    import matplotlib
+    from .._figures import pyplot, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     if "robustness" in results:
         fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -284,9 +285,7 @@ def _plots(results: dict, out: Path) -> None:
             ax.set_title("relaxed detector threshold" if mode == "threshold" else "injected collisions")
             ax.grid(alpha=0.3)
             ax.legend()
-        fig.tight_layout()
-        fig.savefig(out / "robustness.png", dpi=120)
-        plt.close(fig)
+        save(fig, out / "robustness.png")
     if results.get("parallelism"):
         tables = [(name, rows) for name, rows in results["parallelism"].items() if rows]
         fig, axes = plt.subplots(1, len(tables), figsize=(5.5 * len(tables), 4), squeeze=False)
@@ -317,6 +316,4 @@ def _plots(results: dict, out: Path) -> None:
             lines = ax.get_legend_handles_labels()
             lines2 = ax2.get_legend_handles_labels()
             ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="upper left", fontsize=8)
-        fig.tight_layout()
-        fig.savefig(out / "parallelism.png", dpi=120)
-        plt.close(fig)
+        save(fig, out / "parallelism.png")

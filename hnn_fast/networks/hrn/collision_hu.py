@@ -174,39 +174,6 @@ def evaluate(model: nn.Module, scenes: Sequence[Scene], counterfactual: bool = F
     return CollisionMetrics(len(label), int(truth.sum()), precision, recall, f1, err)
 
 
-def train_collision_hu(
-    train_scenes: Sequence[Scene],
-    *,
-    epochs: int = 4,
-    batch_size: int = 256,
-    lr: float = 2e-3,
-    width: int = 16,
-    seed: int = 0,
-    log=None,
-) -> CollisionUNet:
-    """A plain training loop (the `hrn` experiment of hnn_fast.train does the same on the runtime)."""
-    torch.manual_seed(seed)
-    feats, label, frame = pair_dataset(train_scenes)
-    model = CollisionUNet(width)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    for epoch in range(epochs):
-        model.train()
-        order = torch.randperm(len(label), generator=gen)
-        total = 0.0
-        for k in range(0, len(order), batch_size):
-            idx = order[k : k + batch_size]
-            logits, when = model(feats[idx])
-            loss, _, _ = collision_loss(logits, when, label[idx], frame[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        if log:
-            log(f"collision HU epoch {epoch + 1}/{epochs}: loss {total / max(len(label), 1):.4f}")
-    return model
-
-
 def learned_collisions(model: nn.Module, scene: Scene) -> Scene:
     """The scene with the collisions the HU finds (one per colliding pair, at its predicted frame,
     rounded to the sampled frames), in the factual and every counterfactual world."""

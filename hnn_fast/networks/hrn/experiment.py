@@ -14,7 +14,7 @@ from torch.utils.data import TensorDataset
 from ...train.config import TrainConfig, param
 from ...train.registry import Experiment, StepContext
 from .collision_hu import MAX_FRAME, CollisionUNet, collision_loss, pair_dataset
-from .scenes import default_scene_file, generate_scenes, load_scenes
+from .scenes import TEST_SCENES, TRAIN_SCENES, default_scene_file, generate_scenes, load_scenes
 
 
 @dataclass
@@ -28,10 +28,10 @@ class HRNConfig(TrainConfig):
     scenes: str = param(
         "", "perceived-scenes file; empty: $HNN_FAST_CLEVRER_SCENES or ../shared/data/clevrer-scenes/"
     )
-    train_first: int = param(10000, "first training scene index", min=0)
-    train_last: int = param(10799, "last training scene index", min=0)
-    test_first: int = param(10800, "first evaluation scene index", min=0)
-    test_last: int = param(10999, "last evaluation scene index", min=0)
+    train_first: int = param(TRAIN_SCENES.start, "first training scene index", min=0)
+    train_last: int = param(TRAIN_SCENES.stop - 1, "last training scene index", min=0)
+    test_first: int = param(TEST_SCENES.start, "first evaluation scene index", min=0)
+    test_last: int = param(TEST_SCENES.stop - 1, "last evaluation scene index", min=0)
 
 
 class HRNCollision(Experiment):

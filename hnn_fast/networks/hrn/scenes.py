@@ -40,6 +40,9 @@ MOVING_THRESHOLD = 1.5  # displacement per sampled step (5 frames) above which a
 _INDEX_RE = re.compile(r'"scene_index"\s*:\s*(\d+)')
 ENV_VAR = "HNN_FAST_CLEVRER_SCENES"
 DEFAULT_FILE = "clevrer_hu_scenes_10000-10999.jsonl.gz"
+# The videos of that file the collision HU learns from and the held-out ones it is scored on.
+TRAIN_SCENES = range(10000, 10800)
+TEST_SCENES = range(10800, 11000)
 
 
 class SceneFormatError(ValueError):

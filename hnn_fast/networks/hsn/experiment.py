@@ -32,8 +32,12 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from ...data.events import bin_events
-from ...train.config import ConfigError, TrainConfig, param
+from ...train.checkpoint import load_checkpoint
+from ...train.config import ConfigError, TrainConfig, config_from_dict, param
+from ...train.distributed import unwrap
+from ...train.loop import checkpoint_file
 from ...train.registry import Experiment, StepContext
+from .. import _figures
 from . import evaluation
 from . import model as M
 from .data import DavisSynthConfig, aps_frames, generate
@@ -179,10 +183,6 @@ def _clips(rec: dict[str, Tensor], n: int) -> list[dict[str, Tensor]]:
     ]
 
 
-def _unwrap(model: nn.Module) -> M.HSN:
-    return model.module if hasattr(model, "module") else model
-
-
 class _TrainHSN(M.HSN):
     """HSN plus the optimiser-step count that picks the training phase; kept in the state dict so a
     resumed run continues in the right phase."""
@@ -218,8 +218,6 @@ class HSNExperiment(Experiment):
     name = "hsn"
     description = "hybrid sensing network: ANN + SNN tracker on synthetic DAVIS recordings"
     config_class = HSNTrainConfig
-    # Phased only to get the run directory: the training is one loop (_HSNLoop), then after_training.
-    phased = True
     # About 2.5 minutes of one CPU core: ~30 s of data generation, ~2 min of training, the evaluation.
     quick = {
         "max_steps": 360,
@@ -277,7 +275,7 @@ class HSNExperiment(Experiment):
 
     def train_step(self, model: nn.Module, batch: dict[str, Tensor], ctx: StepContext):
         cfg: HSNTrainConfig = ctx.cfg
-        net = _unwrap(model)
+        net = unwrap(model)
         phase1 = int(net.steps_done) < self._phase1_steps(cfg)
         train_ann = cfg.schedule == "end_to_end" or phase1
         train_snn = not phase1
@@ -315,7 +313,7 @@ class HSNExperiment(Experiment):
         return loss, metrics
 
     def eval_step(self, model: nn.Module, batch: dict[str, Tensor], ctx: StepContext) -> dict[str, Any]:
-        net = _unwrap(model)
+        net = unwrap(model)
         metrics: dict[str, Any] = {}
         for i, speed in enumerate(_speeds(ctx.cfg)):
             rec = {k: v[:, i] for k, v in batch.items()}
@@ -329,61 +327,44 @@ class HSNExperiment(Experiment):
             )
         return metrics
 
-    def run_phases(self, config, *, overrides, out_dir, resume, stop_at_step, progress, config_format):
-        from ...train.loop import train
+    def after_training(self, model: nn.Module, cfg: HSNTrainConfig, out_dir: Path) -> None:
+        print(_summary_line(_finish(model, cfg, out_dir)))
 
-        result = train(
-            _HSNLoop(),
-            config,
-            overrides=overrides,
-            out_dir=out_dir,
-            resume=resume,
-            stop_at_step=stop_at_step,
-            progress=progress,
-            config_format=config_format,
-        )
-        if result.status == "completed" and result.out_dir is not None:
-            summary = finish_run(result.out_dir, result.model)
-            print(_summary_line(summary))
-        return result
 
-    def after_training(self, model: nn.Module, cfg: HSNTrainConfig, out_dir: Path) -> dict[str, Any]:
-        """Cost measurements and the Fig. 2c-style plot of a finished run, next to its results.json."""
-        results = json.loads((out_dir / "results.json").read_text())
-        net = _unwrap(model).cpu().eval()
-        # Cost on real event bins: a held-out recording at the fastest evaluated speed.
-        sample = _recording(cfg, max(_speeds(cfg)), cfg.data_seed * 1_000_003 + 900_000)
-        cost = evaluation.measure_cost(net, sample["events"], cfg.bins_per_frame, cfg.bench_iters)
-        ev = results.get("eval", {})
-        summary = {
-            "speeds": _speeds(cfg),
-            "miou": {m: [ev.get(f"miou_{m}_x{s:g}") for s in _speeds(cfg)] for m in METHODS},
-            "centre_error_px": {m: [ev.get(f"cerr_{m}_x{s:g}") for s in _speeds(cfg)] for m in METHODS},
-            "cost": cost,
-            "setup": {
-                "sensor": cfg.sensor,
-                "frame_hz": cfg.frame_hz,
-                "bins_per_frame": cfg.bins_per_frame,
-                "bin_ms": 1000.0 / cfg.frame_hz / cfg.bins_per_frame,
-                "arch": cfg.arch,
-                "schedule": cfg.schedule,
-                "steps": results.get("step"),
-                "train_s": results.get("elapsed_s"),
-                "torch_threads": torch.get_num_threads(),
-            },
-        }
-        results["hsn"] = summary
-        (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-        plot(summary, out_dir / "hsn.png")
-        return summary
+def _finish(model: nn.Module, cfg: HSNTrainConfig, out_dir: Path) -> dict[str, Any]:
+    """Cost measurements and the Fig. 2c-style plot of a finished run, next to its results.json."""
+    results = json.loads((out_dir / "results.json").read_text())
+    net = model.cpu().eval()
+    # Cost on real event bins: a held-out recording at the fastest evaluated speed.
+    sample = _recording(cfg, max(_speeds(cfg)), cfg.data_seed * 1_000_003 + 900_000)
+    cost = evaluation.measure_cost(net, sample["events"], cfg.bins_per_frame, cfg.bench_iters)
+    ev = results.get("eval", {})
+    summary = {
+        "speeds": _speeds(cfg),
+        "miou": {m: [ev.get(f"miou_{m}_x{s:g}") for s in _speeds(cfg)] for m in METHODS},
+        "centre_error_px": {m: [ev.get(f"cerr_{m}_x{s:g}") for s in _speeds(cfg)] for m in METHODS},
+        "cost": cost,
+        "setup": {
+            "sensor": cfg.sensor,
+            "frame_hz": cfg.frame_hz,
+            "bins_per_frame": cfg.bins_per_frame,
+            "bin_ms": 1000.0 / cfg.frame_hz / cfg.bins_per_frame,
+            "arch": cfg.arch,
+            "schedule": cfg.schedule,
+            "steps": results.get("step"),
+            "train_s": results.get("elapsed_s"),
+            "torch_threads": torch.get_num_threads(),
+        },
+    }
+    results["hsn"] = summary
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    plot(summary, out_dir / "hsn.png")
+    return summary
 
 
 def plot(summary: dict[str, Any], path: Path) -> None:
     """Streaming mIoU against the speed multiplier, with the cost per update beside it (Fig. 2c)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _figures.pyplot()
 
     speeds = summary["speeds"]
     labels = {
@@ -429,31 +410,19 @@ def plot(summary: dict[str, Any], path: Path) -> None:
     ax_ups.bar(range(len(names)), [ups[k] for k in names], color=["C2", "C0", "C7", "C0", "C7", "C0"])
     ax_ups.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
     ax_ups.set_ylabel(f"updates/s (CPU, batch 1, {cost['threads']} thread(s))")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-class _HSNLoop(HSNExperiment):
-    """The single training loop that HSNExperiment.run_phases drives."""
-
-    phased = False
+    _figures.save(fig, path)
 
 
 def finish_run(out_dir: Path, model: nn.Module | None = None) -> dict[str, Any]:
     """Cost and plot of a finished run (its config and, without model, its weights from the checkpoint)."""
-    from ...train.checkpoint import load_checkpoint
-    from ...train.config import config_from_dict
-
     if not (out_dir / "results.json").is_file():
         raise FileNotFoundError(f"{out_dir / 'results.json'} not found; is {out_dir} a finished hsn run?")
-    ckpt = load_checkpoint(out_dir / "checkpoints" / "last.pt")
-    exp = HSNExperiment()
+    ckpt = load_checkpoint(checkpoint_file(out_dir))
     cfg = config_from_dict(HSNTrainConfig, ckpt["config"], source=f"checkpoint in {out_dir}")
     if model is None:
-        model = exp.build_model(cfg)
+        model = HSNExperiment().build_model(cfg)
         model.load_state_dict(ckpt["model"])
-    return exp.after_training(model, cfg, out_dir)
+    return _finish(model, cfg, out_dir)
 
 
 def _summary_line(summary: dict[str, Any]) -> str:

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from torch.utils.data import TensorDataset
 
 from ... import nn as hnn
-from ...reference import SURROGATE_ALPHA
+from ...options import SURROGATE_ALPHA
 from ...train.config import TrainConfig, param
 from ...train.registry import Experiment, StepContext
 
