@@ -4,14 +4,13 @@ import itertools
 
 import pytest
 import torch
-from conftest import CUDA, assert_close
 
 import hnn_fast
 from hnn_fast import ops, reference
 
+from helpers import TOL, assert_close, assert_equal, reference_dtype, scale
+
 SURROGATES = list(reference.SURROGATE_ALPHA)
-# fused dtype -> (tolerance on grads, tolerance on v_last); compared with the fp32 reference
-TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-5, torch.bfloat16: 2e-2, torch.float16: 2e-3}
 
 
 def make_case(shape, *, decay_kind, threshold_kind, with_v0, dtype=torch.float64, device="cpu", seed=0):
@@ -65,117 +64,137 @@ def run(fn, x, v0, kwargs, seed=1):
 
 def compare(x, v0, kwargs, *, dtype=torch.float32):
     """Fused on x (in dtype) against the reference on the same values in fp32 (fp64 for fp64)."""
-    ref_dtype = torch.float64 if dtype == torch.float64 else torch.float32
+    ref_dtype = reference_dtype(dtype)
     up = lambda t: None if t is None else t.to(ref_dtype)  # noqa: E731
     ref_kwargs = {k: up(v) if torch.is_tensor(v) else v for k, v in kwargs.items()}
     s_ref, v_ref, g_ref = run(reference.lif, up(x), up(v0), ref_kwargs)
     s, v, g = run(ops.lif, x, v0, kwargs)
-    tol = TOLERANCE[dtype]
+    tol = TOL[dtype]
     assert s.dtype == x.dtype and v.dtype == x.dtype
-    mismatched = (s.to(ref_dtype) != s_ref).sum().item()
-    print(f"spikes: {mismatched} of {s.numel()} differ")
-    assert mismatched == 0
+    assert_equal("spikes", s, s_ref)
     assert_close("v_last", v, v_ref, atol=tol, rtol=tol)
     for name in g_ref:
         if g_ref[name] is None:
             assert g[name] is None or torch.count_nonzero(g[name]) == 0
             continue
-        scale = max(1.0, g_ref[name].abs().max().item())
-        assert_close(f"grad {name}", g[name], g_ref[name], atol=tol * scale, rtol=tol)
+        assert_close(f"grad {name}", g[name], g_ref[name], atol=tol * scale(g_ref[name]), rtol=tol)
+
+
+def compare_broadcasts(shape, broadcasts, *, dtype, device, **options):
+    """compare() for each (decay_kind, threshold_kind, with_v0) of broadcasts, with the LIF options given."""
+    for decay_kind, threshold_kind, with_v0 in broadcasts:
+        x, v0, kwargs = make_case(
+            shape,
+            decay_kind=decay_kind,
+            threshold_kind=threshold_kind,
+            with_v0=with_v0,
+            dtype=dtype,
+            device=device,
+        )
+        compare(x, v0, {**kwargs, **options}, dtype=dtype)
 
 
 @pytest.mark.parametrize("reset", ["hard", "soft"])
 @pytest.mark.parametrize("surrogate", SURROGATES)
 @pytest.mark.parametrize("detach_reset", [False, True])
-def test_every_surrogate_and_reset(reset, surrogate, detach_reset):
-    for decay_kind, threshold_kind, with_v0 in [
-        ("float", "float", False),
-        ("neuron", "neuron", True),
-        ("channel", "step", True),
-    ]:
-        x, v0, kwargs = make_case(
-            (9, 4, 6),
-            decay_kind=decay_kind,
-            threshold_kind=threshold_kind,
-            with_v0=with_v0,
-            dtype=torch.float64,
-        )
-        kwargs.update(reset=reset, surrogate=surrogate, detach_reset=detach_reset)
-        compare(x, v0, kwargs, dtype=torch.float64)
+def test_every_surrogate_and_reset(device, reset, surrogate, detach_reset):
+    compare_broadcasts(
+        (9, 4, 6),
+        [("float", "float", False), ("neuron", "neuron", True), ("channel", "step", True)],
+        dtype=torch.float64,
+        device=device,
+        reset=reset,
+        surrogate=surrogate,
+        detach_reset=detach_reset,
+    )
 
 
 @pytest.mark.parametrize(
     "decay_kind,threshold_kind,with_v0",
     list(itertools.product(["float", "neuron", "channel"], ["float", "neuron", "step"], [False, True])),
 )
-def test_parameter_broadcasts_fp32(decay_kind, threshold_kind, with_v0):
+def test_parameter_broadcasts_fp32(device, decay_kind, threshold_kind, with_v0):
     x, v0, kwargs = make_case(
         (12, 3, 700),
         decay_kind=decay_kind,
         threshold_kind=threshold_kind,
         with_v0=with_v0,
         dtype=torch.float32,
+        device=device,
     )
     compare(x, v0, {**kwargs, "reset": "soft", "surrogate": "atan"}, dtype=torch.float32)
     compare(x, v0, {**kwargs, "reset": "hard", "v_reset": -0.2, "surrogate": "triangle"}, dtype=torch.float32)
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 5), (3, 1), (7, 1031), (5, 2, 3, 7), (2, 600, 3)])
-def test_shapes(shape):
+def test_shapes(device, shape):
     x, v0, kwargs = make_case(
-        shape, decay_kind="neuron", threshold_kind="neuron", with_v0=True, dtype=torch.float32
+        shape, decay_kind="neuron", threshold_kind="neuron", with_v0=True, dtype=torch.float32, device=device
     )
     compare(x, v0, kwargs)
 
 
-@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
-def test_half_precision_against_fp32_reference(dtype):
-    x, v0, kwargs = make_case(
-        (10, 4, 130), decay_kind="neuron", threshold_kind="step", with_v0=True, dtype=dtype
-    )
-    compare(x, v0, {**kwargs, "surrogate": "sigmoid"}, dtype=dtype)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("reset", ["hard", "soft"])
+def test_every_dtype_against_reference(device, dtype, reset):
+    # Half precision is compared with the fp32 reference on the same (rounded) values.
+    for surrogate in SURROGATES:
+        compare_broadcasts(
+            (11, 3, 257),
+            [("float", "float", False), ("neuron", "step", True), ("channel", "neuron", True)],
+            dtype=dtype,
+            device=device,
+            reset=reset,
+            surrogate=surrogate,
+            detach_reset=reset == "soft",
+        )
 
 
-def test_rank1_sequence_of_scalars():
-    x, v0, kwargs = make_case((20,), decay_kind="float", threshold_kind="float", with_v0=False)
+def test_rank1_sequence_of_scalars(device):
+    x, v0, kwargs = make_case((20,), decay_kind="float", threshold_kind="float", with_v0=False, device=device)
     compare(x, v0, kwargs)
 
 
-def test_non_contiguous_inputs():
-    base = torch.rand(16, 6, 10) * 1.5
+def test_non_contiguous_inputs(device):
+    base = torch.rand(16, 6, 10, device=device) * 1.5
     time_strided = base[::2]  # neurons contiguous, time stride 2N: read in place
     transposed = base.transpose(1, 2)  # neurons not contiguous: copied
     for x in (time_strided, transposed):
         assert not x.is_contiguous()
-        compare(x, None, {"decay": 0.6, "threshold": torch.full(x.shape[1:], 0.9)})
+        compare(x, None, {"decay": 0.6, "threshold": torch.full(x.shape[1:], 0.9, device=device)})
 
 
-def test_non_contiguous_upstream_gradient():
+def test_non_contiguous_upstream_gradient(device):
     # s.sum() hands the backward an expanded (stride 0) gradient.
-    x = (torch.rand(8, 33) * 1.5).requires_grad_()
+    x = (torch.rand(8, 33, device=device) * 1.5).requires_grad_()
     ops.lif(x, decay=0.5, surrogate="sigmoid")[0].sum().backward()
     x_ref = x.detach().clone().requires_grad_()
     reference.lif(x_ref, decay=0.5, surrogate="sigmoid")[0].sum().backward()
     assert_close("grad x", x.grad, x_ref.grad, atol=1e-6, rtol=1e-5)
 
 
-def test_empty_and_zero_steps():
+def test_empty_and_zero_steps(device):
     for shape in [(0, 3), (4, 0), (0, 2, 0)]:
-        x = torch.rand(shape, requires_grad=True)
+        x = torch.rand(shape, device=device, requires_grad=True)
         s, v = ops.lif(x, decay=0.5)
         assert s.shape == x.shape and v.shape == x.shape[1:]
         (s.sum() + v.sum()).backward()
         assert x.grad.shape == x.shape
-    v0 = torch.rand(3, requires_grad=True)
-    s, v = ops.lif(torch.rand(0, 3), v0)
+    v0 = torch.rand(3, device=device, requires_grad=True)
+    s, v = ops.lif(torch.rand(0, 3, device=device), v0)
     assert torch.equal(v, v0.detach())  # no step: the state passes through
     v.sum().backward()
-    assert torch.equal(v0.grad, torch.ones(3))
+    assert torch.equal(v0.grad, torch.ones(3, device=device))
 
 
-def test_streaming_equals_one_call():
+def test_streaming_equals_one_call(device):
     x, v0, kwargs = make_case(
-        (20, 5, 7), decay_kind="neuron", threshold_kind="step", with_v0=True, dtype=torch.float32
+        (20, 5, 7),
+        decay_kind="neuron",
+        threshold_kind="step",
+        with_v0=True,
+        dtype=torch.float32,
+        device=device,
     )
     th = kwargs.pop("threshold")
     s_all, v_all = ops.lif(x, v0, threshold=th, **kwargs)
@@ -185,10 +204,10 @@ def test_streaming_equals_one_call():
     assert torch.equal(v2, v_all)
 
 
-def test_hand_computed_trace():
+def test_hand_computed_trace(device):
     # decay 0.5, threshold 1: h = 0.6, 0.9, 1.05 (fires), then 1.0 after a hard reset (fires at
     # equality) or 0.025 + 1.0 after a soft reset (fires, leaving 0.025).
-    x = torch.tensor([[0.6], [0.6], [0.6], [1.0]], dtype=torch.float64)
+    x = torch.tensor([[0.6], [0.6], [0.6], [1.0]], dtype=torch.float64, device=device)
     s, v = ops.lif(x, decay=0.5, threshold=1.0, reset="hard")
     assert s.flatten().tolist() == [0, 0, 1, 1] and v.item() == 0.0
     s, v = ops.lif(x, decay=0.5, threshold=1.0, reset="soft")
@@ -196,17 +215,17 @@ def test_hand_computed_trace():
     assert v.item() == pytest.approx(0.025)
 
 
-def test_gradients_reach_only_what_requires_them():
-    x = torch.rand(6, 5, requires_grad=True)
-    decay = torch.full((5,), 0.5)  # no grad wanted
-    threshold = torch.full((6, 5), 0.7, requires_grad=True)
+def test_gradients_reach_only_what_requires_them(device):
+    x = torch.rand(6, 5, device=device, requires_grad=True)
+    decay = torch.full((5,), 0.5, device=device)  # no grad wanted
+    threshold = torch.full((6, 5), 0.7, device=device, requires_grad=True)
     s, _ = ops.lif(x, decay=decay, threshold=threshold, surrogate="atan")
     s.sum().backward()
     assert decay.grad is None and threshold.grad.shape == threshold.shape and x.grad.shape == x.shape
 
 
-def test_no_grad_inference_matches_training_forward():
-    x = torch.rand(10, 64) * 1.5
+def test_no_grad_inference_matches_training_forward(device):
+    x = torch.rand(10, 64, device=device) * 1.5
     with torch.no_grad():
         s_inf, v_inf = ops.lif(x, decay=0.8)
     s_tr, v_tr = ops.lif(x.requires_grad_(), decay=0.8)
@@ -226,11 +245,11 @@ def test_reference_backend_switch():
         hnn_fast.set_backend("numpy")
 
 
-def _opcheck_cases():
-    x = torch.rand(5, 3, 4) * 1.5
-    per_step = (0.5 + torch.rand(5, 3, 4)).requires_grad_()
-    per_neuron = torch.rand(3, 1).requires_grad_()
-    v0 = torch.rand(3, 4).requires_grad_()
+def _opcheck_cases(device):
+    x = torch.rand(5, 3, 4, device=device) * 1.5
+    per_step = (0.5 + torch.rand(5, 3, 4, device=device)).requires_grad_()
+    per_neuron = torch.rand(3, 1, device=device).requires_grad_()
+    v0 = torch.rand(3, 4, device=device).requires_grad_()
     return [
         (x.clone().requires_grad_(), None, None, 0.5, None, 1.0, "hard", 0.0, False, "rectangle", 1.0, True),
         (
@@ -252,21 +271,20 @@ def _opcheck_cases():
 
 
 @pytest.mark.parametrize("case", range(3))
-def test_opcheck(case):
-    torch.library.opcheck(torch.ops.hnn_fast.lif.default, _opcheck_cases()[case])
+def test_opcheck(device, case):
+    torch.library.opcheck(torch.ops.hnn_fast.lif.default, _opcheck_cases(device)[case])
 
 
-def test_opcheck_backward():
-    grad_s = torch.rand(5, 3, 4)
-    h = torch.rand(5, 3, 4)
+def test_opcheck_backward(device):
+    rand = lambda *shape: torch.rand(*shape, device=device)  # noqa: E731
     args = (
-        grad_s,
-        torch.rand(3, 4),
-        h,
-        torch.rand(3, 4),
-        torch.rand(3, 1),
+        rand(5, 3, 4),
+        rand(3, 4),
+        rand(5, 3, 4),
+        rand(3, 4),
+        rand(3, 1),
         0.0,
-        torch.rand(5, 3, 4),
+        rand(5, 3, 4),
         0.0,
         "soft",
         0.0,
@@ -278,14 +296,19 @@ def test_opcheck_backward():
     torch.library.opcheck(torch.ops.hnn_fast.lif_backward.default, args)
 
 
-def test_torch_compile_fullgraph_forward_and_backward():
+def test_torch_compile_fullgraph_forward_and_backward(device):
     def step(x, decay, threshold):
         s, v = ops.lif(x, decay=decay, threshold=threshold, reset="soft", surrogate="fast_sigmoid")
-        return (s * torch.arange(s.shape[-1], dtype=s.dtype)).sum() + v.square().sum()
+        return (s * torch.arange(s.shape[-1], dtype=s.dtype, device=s.device)).sum() + v.square().sum()
 
     compiled = torch.compile(step, fullgraph=True, backend="aot_eager")
     x, _, kwargs = make_case(
-        (6, 4, 9), decay_kind="neuron", threshold_kind="neuron", with_v0=False, dtype=torch.float32
+        (6, 4, 9),
+        decay_kind="neuron",
+        threshold_kind="neuron",
+        with_v0=False,
+        dtype=torch.float32,
+        device=device,
     )
     args = [t.detach().clone().requires_grad_() for t in (x, kwargs["decay"], kwargs["threshold"])]
     args_c = [t.detach().clone().requires_grad_() for t in args]
@@ -295,47 +318,10 @@ def test_torch_compile_fullgraph_forward_and_backward():
         assert_close("compiled grad", b.grad, a.grad, atol=1e-6, rtol=1e-5)
 
 
-def test_torch_compile_inductor():
-    x = torch.rand(6, 40, requires_grad=True)
+def test_torch_compile_inductor(device):
+    x = torch.rand(6, 300, device=device, requires_grad=True)
     compiled = torch.compile(lambda x: ops.lif(x, decay=0.6)[0].sum(), fullgraph=True)
     compiled(x).backward()
     x_ref = x.detach().clone().requires_grad_()
     ops.lif(x_ref, decay=0.6)[0].sum().backward()
     assert torch.equal(x.grad, x_ref.grad)
-
-
-@CUDA
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16])
-@pytest.mark.parametrize("reset", ["hard", "soft"])
-def test_cuda_against_reference(dtype, reset):
-    for surrogate in SURROGATES:
-        for decay_kind, threshold_kind, with_v0 in [
-            ("float", "float", False),
-            ("neuron", "step", True),
-            ("channel", "neuron", True),
-        ]:
-            x, v0, kwargs = make_case(
-                (11, 3, 257),
-                decay_kind=decay_kind,
-                threshold_kind=threshold_kind,
-                with_v0=with_v0,
-                dtype=dtype,
-                device="cuda",
-            )
-            compare(
-                x,
-                v0,
-                {**kwargs, "reset": reset, "surrogate": surrogate, "detach_reset": reset == "soft"},
-                dtype=dtype,
-            )
-
-
-@CUDA
-def test_cuda_opcheck_and_compile():
-    for case in _opcheck_cases():
-        case = tuple(t.cuda() if torch.is_tensor(t) else t for t in case)
-        torch.library.opcheck(torch.ops.hnn_fast.lif.default, case)
-    x = torch.rand(6, 300, device="cuda", requires_grad=True)
-    compiled = torch.compile(lambda x: ops.lif(x, decay=0.6)[0].sum(), fullgraph=True)
-    compiled(x).backward()
-    assert x.grad.shape == x.shape

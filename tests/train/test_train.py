@@ -41,14 +41,8 @@ TINY = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Bit-equality between runs needs the same reduction order, and one thread is also the fastest
-    # on a shared two-core machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Bit-equality between runs needs the same reduction order, which one thread gives.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _train(out: Path, *extra: str, **kwargs):

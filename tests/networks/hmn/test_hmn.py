@@ -1,5 +1,6 @@
 """HMN: the task-similarity loss (Eq. 14-16), task modulation vectors (Eq. 17), threshold modulation
-(Eq. 19) and a tiny end-to-end run of both stages through `hnn-fast train hmn`."""
+(Eq. 19) and a tiny end-to-end run of both stages through `hnn-fast train hmn`, in one process and in
+two under torchrun."""
 
 import json
 
@@ -14,6 +15,8 @@ from hnn_fast.networks.hmn.model import (
     task_modulation,
 )
 from hnn_fast.train import ConfigError, load_checkpoint, train
+
+from helpers import torchrun_train
 
 
 def test_similarity_loss_hand_computed():
@@ -238,6 +241,10 @@ def test_tiny_end_to_end_and_resume(tmp_path):
     again = json.loads((tmp_path / "cut" / "results.json").read_text())
     assert again["methods"] == results["methods"]
     assert again["modulation"]["similarity_matrix"] == results["modulation"]["similarity_matrix"]
+    # a checkpoint file of any phase names the run it belongs to, as a single run's does
+    phase_checkpoint = tmp_path / "cut" / "hmn" / "task_01" / "checkpoints" / "last.pt"
+    from_phase = train("hmn", resume=phase_checkpoint, progress=False)
+    assert from_phase.out_dir == tmp_path / "cut" and from_phase.step == full.step
 
     with pytest.raises(ConfigError, match="already holds a run"):
         train("hmn", overrides=TINY, out_dir=tmp_path / "full", progress=False)
@@ -245,3 +252,14 @@ def test_tiny_end_to_end_and_resume(tmp_path):
         train("hmn", overrides=[*TINY, "methods=hmn,foo"], out_dir=tmp_path / "bad", progress=False)
     with pytest.raises(ConfigError, match="time_bins"):
         train("hmn", overrides=[*TINY, "time_bins=3"], out_dir=tmp_path / "bad2", progress=False)
+
+
+def test_hmn_phases_under_torchrun(tmp_path):
+    out = tmp_path / "hmn"
+    proc = torchrun_train("hmn", out, [*TINY, "device=cpu"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert results["world_size"] == 2
+    assert list(results["methods"]) == ["hmn", "snn", "ewc", "hmn+ewc", "ann-only", "snn-only"]
+    for rec in results["methods"].values():
+        assert all(0 <= a <= 1 for row in rec["accuracy_matrix"] for a in row if a is not None)

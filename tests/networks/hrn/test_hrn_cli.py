@@ -127,6 +127,29 @@ def test_eval_with_learned_collisions(tmp_path, scene_file):
     assert "robustness" not in results
 
 
+def test_eval_without_a_collision_model_trains_one_on_the_runtime(tmp_path, monkeypatch, capsys):
+    import hnn_fast.networks.hrn.cli as hrn_cli
+
+    monkeypatch.setattr(hrn_cli, "_DEFAULT_MODEL", tmp_path / "absent.pt")
+    scenes = tmp_path / "scenes.jsonl"
+    with open(scenes, "w") as fh:
+        for s in [
+            *generate_scenes(6, seed=0, first_index=10000),
+            *generate_scenes(2, seed=1, first_index=10800),
+        ]:
+            fh.write(json.dumps(scene_record(s)) + "\n")
+    questions = tmp_path / "q.json"
+    assert main(["hrn", "make-questions", "--scenes", str(scenes), "--out", str(questions)]) == 0
+    out = tmp_path / "eval"
+    args = ["eval", "hrn", "--scenes", str(scenes), "--questions", str(questions), "--out", str(out)]
+    assert main([*args, "--collisions", "learned", "--no-robustness", "--no-parallelism", "--no-plots"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["collision_model"] == "trained in this run (2 epochs)"
+    assert results["collision_hu"]["test_set"] == "scenes 10800-10999"
+    captured = capsys.readouterr()
+    assert "hrn: " in captured.out and "step/s" not in captured.err  # the runtime's summary, no bar
+
+
 def test_eval_errors_name_the_argument(tmp_path, scene_file, capsys):
     questions = tmp_path / "q.json"
     questions.write_text(

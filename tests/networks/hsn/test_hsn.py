@@ -1,21 +1,20 @@
-"""The hybrid sensing network: synthetic DAVIS generator, model, correlation head, training and
-streaming evaluation, and the AEDAT4 reader's conversion and error paths."""
+"""The hybrid sensing network: synthetic DAVIS generator, model, correlation head, training (in one
+process and in two under torchrun) and streaming evaluation."""
 
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
-from hnn_fast.data import bin_events
-from hnn_fast.data.aedat import read_aedat4
 from hnn_fast.networks.hsn import evaluation as E
 from hnn_fast.networks.hsn import model as M
 from hnn_fast.networks.hsn.data import DavisSynthConfig, generate
+
+from helpers import torchrun_train
 
 ONE = DavisSynthConfig(
     height=48,
@@ -282,80 +281,12 @@ def test_experiment_config_errors():
         HSNTrainConfig(duration_ms=30.0)
 
 
-class _FakeDecoder:
-    """Packets shaped as aedat.Decoder yields them (its documented dict layout)."""
-
-    def __init__(self):
-        dt = np.dtype([("t", "<u8"), ("x", "<u2"), ("y", "<u2"), (("p", "on"), "?")])
-        self.packets = [
-            {"stream_id": 0, "events": np.array([(30, 1, 2, True), (10, 3, 4, False)], dtype=dt)},
-            {
-                "stream_id": 1,
-                "frame": {
-                    "t": 15,
-                    "exposure_begin_t": 12,
-                    "exposure_end_t": 20,
-                    "format": "L",
-                    "width": 5,
-                    "height": 6,
-                    "pixels": np.full((6, 5), 7, np.uint8),
-                },
-            },
-            {"stream_id": 0, "events": np.array([(20, 4, 5, True)], dtype=dt)},
-            {"stream_id": 2, "imus": np.zeros(3)},
-        ]
-
-    def id_to_stream(self):
-        return {
-            0: {"type": "events", "width": 5, "height": 6},
-            1: {"type": "frame", "width": 5, "height": 6},
-            2: {"type": "imus"},
-        }
-
-    def __iter__(self):
-        return iter(self.packets)
-
-
-def test_aedat_conversion():
-    rec = read_aedat4("unused.aedat4", decoder=_FakeDecoder())
-    assert rec.events["t"].tolist() == [10, 20, 30]
-    assert rec.events["x"].tolist() == [3, 4, 1] and rec.events["p"].tolist() == [False, True, True]
-    assert rec.frames.shape == (1, 6, 5) and rec.frame_t_us.tolist() == [16]
-    counts = bin_events(rec.events, 1, rec.height, rec.width)
-    assert counts.sum().item() == 3 and counts[0, 1, 5, 4].item() == 1
-
-
-def test_aedat_errors(tmp_path, monkeypatch):
-    with pytest.raises(FileNotFoundError, match="not a file"):
-        read_aedat4(tmp_path / "missing.aedat4")
-    path = tmp_path / "x.aedat4"
-    path.write_bytes(b"#!AER-DAT4.0\r\n")
-    monkeypatch.setitem(sys.modules, "aedat", None)  # as if the optional package were not installed
-    with pytest.raises(ImportError, match="pip install aedat"):
-        read_aedat4(path)
-
-
 def test_count_macs_dense_and_event_driven():
     conv = torch.nn.Conv2d(2, 3, 3, 1, 1, bias=False)
     x = torch.zeros(1, 2, 4, 4)
     x[0, 0, :2] = 1.0  # a quarter of the inputs non-zero
     dense, sparse = E.count_macs(conv, x)
     assert dense == 4 * 4 * 3 * 2 * 9 and sparse == pytest.approx(dense / 4)
-
-
-def test_aedat4_round_trip_through_the_aedat_package(tmp_path):
-    pytest.importorskip("aedat")
-    from hnn_fast.data.aedat import write_aedat4
-
-    seq = generate(ONE, 4)
-    path = tmp_path / "synth.aedat4"
-    write_aedat4(path, seq.events, ONE.width, ONE.height, packet_size=1000)
-    rec = read_aedat4(path)
-    assert (rec.width, rec.height) == (ONE.width, ONE.height) and len(rec.frames) == 0
-    for field in ("x", "y", "t", "p"):
-        assert np.array_equal(rec.events[field], seq.events[field]), field
-    with pytest.raises(ValueError, match="outside"):
-        write_aedat4(path, seq.events, 8, 8)
 
 
 @pytest.mark.parametrize(
@@ -370,3 +301,32 @@ def test_aedat4_round_trip_through_the_aedat_package(tmp_path):
 def test_model_config_errors(kwargs, name):
     with pytest.raises(ValueError, match=name):
         M.HSNConfig(**kwargs)
+
+
+def test_hsn_two_phase_training_under_torchrun(tmp_path):
+    # Each phase trains one pathway, so every step leaves the other without gradients; DDP must be told.
+    out = tmp_path / "hsn"
+    proc = torchrun_train(
+        "hsn",
+        out,
+        [
+            "max_steps=4",
+            "batch_size=4",
+            "sensor=32",
+            "duration_ms=120",
+            "train_recordings=2",
+            "eval_recordings=2",
+            "eval_speeds=1",
+            "channels=8",
+            "width=8",
+            "bench_iters=1",
+            "checkpoint_every=0",
+            "device=cpu",
+            "log_every=1",
+        ],
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    phases = [line["phase"] for line in lines if line["split"] == "train"]
+    assert phases == [1.0, 1.0, 2.0, 2.0]
+    assert json.loads((out / "results.json").read_text())["world_size"] == 2
