@@ -21,49 +21,23 @@ def scene_file(tmp_path):
     return path
 
 
+def make_questions(scenes, questions, *options: str) -> int:
+    return main(["hrn", "make-questions", "--scenes", str(scenes), "--out", str(questions), *options])
+
+
+def eval_hrn(scenes, questions, out, *options: str) -> int:
+    command = ["eval", "hrn", "--scenes", str(scenes), "--questions", str(questions), "--out", str(out)]
+    return main([*command, *options])
+
+
 def test_make_questions_and_eval(tmp_path, scene_file, capsys):
     questions = tmp_path / "q.json"
-    assert (
-        main(
-            [
-                "hrn",
-                "make-questions",
-                "--scenes",
-                str(scene_file),
-                "--out",
-                str(questions),
-                "--per-scene",
-                "4",
-                "--seed",
-                "3",
-            ]
-        )
-        == 0
-    )
+    assert make_questions(scene_file, questions, "--per-scene", "4", "--seed", "3") == 0
     data = json.loads(questions.read_text())
     assert len(data) == 4 and all(len(s["questions"]) <= 4 for s in data)
     out = tmp_path / "eval"
-    assert (
-        main(
-            [
-                "eval",
-                "hrn",
-                "--scenes",
-                str(scene_file),
-                "--questions",
-                str(questions),
-                "--out",
-                str(out),
-                "--threshold-levels",
-                "0,20",
-                "--inject-levels",
-                "0,0.3",
-                "--parallelism-sizes",
-                "2,4",
-            ]
-        )
-        == 0
-    )
+    levels = ["--threshold-levels", "0,20", "--inject-levels", "0,0.3", "--parallelism-sizes", "2,4"]
+    assert eval_hrn(scene_file, questions, out, *levels) == 0
     results = json.loads((out / "results.json").read_text())
     per_type = results["agreement"]["per_type"]
     assert per_type["all"]["items"] > 0 and per_type["all"]["accuracy"] == 1.0
@@ -81,44 +55,13 @@ def test_make_questions_and_eval(tmp_path, scene_file, capsys):
 
 def test_eval_with_learned_collisions(tmp_path, scene_file):
     questions = tmp_path / "q.json"
-    assert (
-        main(
-            [
-                "hrn",
-                "make-questions",
-                "--scenes",
-                str(scene_file),
-                "--out",
-                str(questions),
-                "--per-scene",
-                "3",
-            ]
-        )
-        == 0
-    )
+    assert make_questions(scene_file, questions, "--per-scene", "3") == 0
     model = tmp_path / "hu.pt"
     save_model(CollisionUNet(width=8), model)
     out = tmp_path / "eval"
+    options = ["--collisions", "learned", "--collision-model", str(model)]
     assert (
-        main(
-            [
-                "eval",
-                "hrn",
-                "--scenes",
-                str(scene_file),
-                "--questions",
-                str(questions),
-                "--out",
-                str(out),
-                "--collisions",
-                "learned",
-                "--collision-model",
-                str(model),
-                "--no-robustness",
-                "--no-parallelism",
-                "--no-plots",
-            ]
-        )
+        eval_hrn(scene_file, questions, out, *options, "--no-robustness", "--no-parallelism", "--no-plots")
         == 0
     )
     results = json.loads((out / "results.json").read_text())
@@ -139,10 +82,10 @@ def test_eval_without_a_collision_model_trains_one_on_the_runtime(tmp_path, monk
         ]:
             fh.write(json.dumps(scene_record(s)) + "\n")
     questions = tmp_path / "q.json"
-    assert main(["hrn", "make-questions", "--scenes", str(scenes), "--out", str(questions)]) == 0
+    assert make_questions(scenes, questions) == 0
     out = tmp_path / "eval"
-    args = ["eval", "hrn", "--scenes", str(scenes), "--questions", str(questions), "--out", str(out)]
-    assert main([*args, "--collisions", "learned", "--no-robustness", "--no-parallelism", "--no-plots"]) == 0
+    options = ["--collisions", "learned", "--no-robustness", "--no-parallelism", "--no-plots"]
+    assert eval_hrn(scenes, questions, out, *options) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["collision_model"] == "trained in this run (2 epochs)"
     assert results["collision_hu"]["test_set"] == "scenes 10800-10999"
@@ -170,54 +113,12 @@ def test_eval_errors_name_the_argument(tmp_path, scene_file, capsys):
             ]
         )
     )
-    assert (
-        main(
-            [
-                "eval",
-                "hrn",
-                "--scenes",
-                str(scene_file),
-                "--questions",
-                str(questions),
-                "--out",
-                str(tmp_path / "o"),
-            ]
-        )
-        == 2
-    )
+    assert eval_hrn(scene_file, questions, tmp_path / "o") == 2
     assert "--questions" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "eval",
-                "hrn",
-                "--scenes",
-                str(tmp_path / "none.jsonl"),
-                "--questions",
-                str(questions),
-                "--out",
-                str(tmp_path / "o"),
-            ]
-        )
-        == 2
-    )
+    assert eval_hrn(tmp_path / "none.jsonl", questions, tmp_path / "o") == 2
     err = capsys.readouterr().err
     assert "--scenes" in err and "does not exist" in err
-    assert (
-        main(
-            [
-                "hrn",
-                "make-questions",
-                "--scenes",
-                str(scene_file),
-                "--out",
-                str(questions),
-                "--per-scene",
-                "0",
-            ]
-        )
-        == 2
-    )
+    assert make_questions(scene_file, questions, "--per-scene", "0") == 2
     assert "--per-scene" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["eval", "hrn", "--questions", str(questions), "--inject-levels", "a,b"])
