@@ -17,13 +17,23 @@ from .digits import (
     split_indices,
 )
 from .emulator import EventEmulator
-from .events import EVENT_DTYPE, bin_events, encode_nmnist, make_events, read_nmnist, write_nmnist
+from .events import (
+    EVENT_DTYPE,
+    bin_events,
+    encode_nmnist,
+    make_events,
+    polarity_channel,
+    read_nmnist,
+    write_nmnist,
+)
+from .frames import TonicFrames, to_frame
 
 __all__ = [
     "EVENT_DTYPE",
     "EventDigits",
     "EventDigitsConfig",
     "EventEmulator",
+    "TonicFrames",
     "bin_events",
     "build_event_digits",
     "default_cache_dir",
@@ -31,7 +41,9 @@ __all__ = [
     "encode_nmnist",
     "load_event_digits",
     "make_events",
+    "polarity_channel",
     "read_nmnist",
     "split_indices",
+    "to_frame",
     "write_nmnist",
 ]

@@ -45,6 +45,23 @@ def _check_events(events, fn: str) -> np.ndarray:
     return events
 
 
+def polarity_channel(p, fn: str) -> np.ndarray:
+    """The channel index (0 = OFF, 1 = ON) of each polarity value: bool, 0/1, or -1/+1 (-1 = OFF).
+
+    Any other value is an error rather than a silent shift into a neighbouring channel or bin."""
+    p = np.asarray(p)
+    if p.dtype == bool:
+        return p.astype(np.int64)
+    values = np.unique(p)
+    if np.isin(values, (0, 1)).all():
+        return p.astype(np.int64)
+    if np.isin(values, (-1, 1)).all():
+        return (p > 0).astype(np.int64)
+    raise ValueError(
+        f"{fn}: events['p'] must be bool, 0/1 or -1/+1 (OFF/ON), got values {values[:8].tolist()}"
+    )
+
+
 def bin_events(
     events,
     n_bins: int,
@@ -58,7 +75,7 @@ def bin_events(
 
     ``t_start`` defaults to the first event's time and ``t_end`` to one past the last, so by
     default every event lands in a bin; events outside an explicit window are dropped, which lets
-    a caller cut fixed-length windows out of a long recording.
+    a caller cut fixed-length windows out of a long recording. Polarity: see :func:`polarity_channel`.
     """
     events = _check_events(events, "bin_events")
     if int(n_bins) < 1:
@@ -83,7 +100,7 @@ def bin_events(
     # Integer arithmetic so a bin edge never depends on float rounding.
     b = ((t - t0) * n_bins) // (t1 - t0)
     keep = (t >= t0) & (t < t1)
-    p = events["p"].astype(np.int64)
+    p = polarity_channel(events["p"], "bin_events")
     flat = ((b * 2 + p) * height + y) * width + x
     counts = np.bincount(flat[keep], minlength=out_size)
     return torch.from_numpy(counts.reshape(n_bins, 2, height, width)).to(dtype)
@@ -125,7 +142,7 @@ def encode_nmnist(events) -> bytes:
     rec = np.empty((events.shape[0], 5), dtype=np.uint8)
     rec[:, 0] = x
     rec[:, 1] = y
-    rec[:, 2] = (events["p"].astype(np.int64) << 7) | (t >> 16)
+    rec[:, 2] = (polarity_channel(events["p"], "encode_nmnist") << 7) | (t >> 16)
     rec[:, 3] = (t >> 8) & 0xFF
     rec[:, 4] = t & 0xFF
     return rec.tobytes()

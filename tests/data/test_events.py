@@ -69,3 +69,23 @@ def test_nmnist_errors(tmp_path):
 
 def test_tonic_layout():
     assert np.dtype([("x", np.int16), ("y", np.int16), ("t", np.int64), ("p", bool)]) == EVENT_DTYPE
+
+
+def test_bin_events_polarity_values():
+    # bool, 0/1 and -1/+1 polarities all put OFF events in channel 0 and ON events in channel 1
+    x, y, t = [0, 1], [0, 0], [0, 10]
+    expected = bin_events(make_events(x, y, t, [False, True]), 2, 1, 2)
+    for p in ([0, 1], [-1, 1]):
+        ev = np.zeros(2, dtype=[("x", np.int16), ("y", np.int16), ("t", np.int64), ("p", np.int8)])
+        ev["x"], ev["y"], ev["t"], ev["p"] = x, y, t, p
+        out = bin_events(ev, 2, 1, 2)
+        torch.testing.assert_close(out, expected, rtol=0, atol=0)
+    assert expected[0, 0, 0, 0] == 1 and expected[1, 1, 0, 1] == 1
+
+
+@pytest.mark.parametrize("bad", [[0, 2], [-1, 0], [1, 3]])
+def test_bin_events_rejects_other_polarities(bad):
+    ev = np.zeros(2, dtype=[("x", np.int16), ("y", np.int16), ("t", np.int64), ("p", np.int8)])
+    ev["t"], ev["p"] = [0, 10], bad
+    with pytest.raises(ValueError, match=r"events\['p'\] must be bool, 0/1 or -1/\+1"):
+        bin_events(ev, 2, 1, 2)
