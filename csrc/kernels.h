@@ -18,6 +18,8 @@ void hu_window_forward_cpu(const HuWindowForwardParams& p, c10::ScalarType dtype
 void hu_window_backward_cpu(const HuWindowBackwardParams& p, c10::ScalarType dtype);
 void hu_encode_forward_cpu(const HuEncodeForwardParams& p, c10::ScalarType dtype);
 void hu_encode_backward_cpu(const HuEncodeBackwardParams& p, c10::ScalarType dtype);
+void lif_recurrent_step_cpu(const LifRecurrentStepParams& p, c10::ScalarType dtype);
+void lif_recurrent_backward_step_cpu(const LifRecurrentBackwardStepParams& p, c10::ScalarType dtype);
 
 #ifdef HNN_FAST_WITH_CUDA
 void lif_forward_cuda(const LifForwardParams& p, c10::ScalarType dtype);
@@ -28,6 +30,8 @@ void hu_window_forward_cuda(const HuWindowForwardParams& p, c10::ScalarType dtyp
 void hu_window_backward_cuda(const HuWindowBackwardParams& p, c10::ScalarType dtype);
 void hu_encode_forward_cuda(const HuEncodeForwardParams& p, c10::ScalarType dtype);
 void hu_encode_backward_cuda(const HuEncodeBackwardParams& p, c10::ScalarType dtype);
+void lif_recurrent_step_cuda(const LifRecurrentStepParams& p, c10::ScalarType dtype);
+void lif_recurrent_backward_step_cuda(const LifRecurrentBackwardStepParams& p, c10::ScalarType dtype);
 #endif
 
 }  // namespace hnn_fast

@@ -43,4 +43,19 @@ TORCH_LIBRARY(hnn_fast, m) {
   // "poisson" (s_t = uniform_t < p; uniform [T, *shape] is required) or "latency".
   m.def("hu_encode(Tensor a, SymInt T, str mode, str nonlinearity, Tensor? uniform) -> Tensor");
   m.def("hu_encode_backward(Tensor grad_spikes, Tensor a, str mode, str nonlinearity) -> Tensor");
+
+  // Recurrent LIF over x [T, B, N]: lif with the recurrent input s_{t-1} @ weight added to the charge;
+  // weight is [N, N] (shared) or [B, N, N] (one per sample), s0 the spikes before step 1 (zeros).
+  m.def(
+      "lif_recurrent(Tensor x, Tensor weight, Tensor? v0, Tensor? s0, Tensor? decay, float decay_value, "
+      "Tensor? threshold, float threshold_value, str reset, float v_reset, bool detach_reset, str surrogate, "
+      "float alpha, bool save_h) -> (Tensor spikes, Tensor v_last, Tensor h)");
+  // output_mask: which of grad_weight, grad_v0, grad_s0, grad_decay, grad_threshold to compute.
+  m.def(
+      "lif_recurrent_backward(Tensor grad_spikes, Tensor grad_v_last, Tensor h, Tensor spikes, "
+      "Tensor weight, Tensor? v0, Tensor? s0, Tensor? decay, float decay_value, Tensor? threshold, "
+      "float threshold_value, "
+      "str reset, float v_reset, bool detach_reset, str surrogate, float alpha, bool[5] output_mask) "
+      "-> (Tensor grad_x, Tensor grad_weight, Tensor grad_v0, Tensor grad_s0, Tensor grad_decay, "
+      "Tensor grad_threshold)");
 }

@@ -71,6 +71,13 @@ def _is_per_step(threshold, x: Tensor) -> bool:
     return isinstance(threshold, Tensor) and threshold.dim() == x.dim()
 
 
+def _fire_and_reset(h, th, reset, v_reset, detach_reset, surrogate, alpha) -> tuple[Tensor, Tensor]:
+    """The spike s_t = H(h_t - theta_t) and the membrane v_t after the reset, from the charge h_t."""
+    s = spike(h - th, surrogate, alpha)
+    s_reset = s.detach() if detach_reset else s
+    return s, h * (1 - s_reset) + v_reset * s_reset if reset == "hard" else h - th * s_reset
+
+
 def lif(
     x: Tensor,
     v0: Tensor | None = None,
@@ -91,10 +98,43 @@ def lif(
     spikes = []
     for t in range(x.shape[0]):
         th = thresholds[t] if thresholds is not None else threshold
-        h = decay * v + x[t]
-        s = spike(h - th, surrogate, alpha)
-        s_reset = s.detach() if detach_reset else s
-        v = h * (1 - s_reset) + v_reset * s_reset if reset == "hard" else h - th * s_reset
+        s, v = _fire_and_reset(decay * v + x[t], th, reset, v_reset, detach_reset, surrogate, alpha)
+        spikes.append(s)
+    out = torch.stack(spikes) if spikes else torch.empty_like(x)
+    return out, v
+
+
+def recurrent_input(s: Tensor, weight: Tensor) -> Tensor:
+    """s @ weight for spikes s = [B, N] and weight [N, N] (shared) or [B, N, N] (one per sample)."""
+    return s @ weight if weight.dim() == 2 else (s.unsqueeze(-2) @ weight).squeeze(-2)
+
+
+def lif_recurrent(
+    x: Tensor,
+    weight: Tensor,
+    v0: Tensor | None = None,
+    s0: Tensor | None = None,
+    *,
+    decay: float | Tensor = DEFAULT_DECAY,
+    threshold: float | Tensor = DEFAULT_THRESHOLD,
+    reset: str = DEFAULT_RESET,
+    v_reset: float = DEFAULT_V_RESET,
+    detach_reset: bool = False,
+    surrogate: str = DEFAULT_SURROGATE,
+    alpha: float | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Recurrent LIF over x = [T, B, N]: h_t = decay * v_{t-1} + x_t + s_{t-1} @ weight (s_0 = s0 or
+    zeros), then fire and reset as lif. Returns (spikes [T, B, N], last membrane [B, N])."""
+    check_name(reset, RESETS, "reset")
+    alpha = surrogate_alpha(surrogate, alpha)
+    thresholds = threshold.expand_as(x) if _is_per_step(threshold, x) else None
+    v = x.new_zeros(x.shape[1:]) if v0 is None else v0
+    s = x.new_zeros(x.shape[1:]) if s0 is None else s0
+    spikes = []
+    for t in range(x.shape[0]):
+        th = thresholds[t] if thresholds is not None else threshold
+        h = decay * v + x[t] + recurrent_input(s, weight)
+        s, v = _fire_and_reset(h, th, reset, v_reset, detach_reset, surrogate, alpha)
         spikes.append(s)
     out = torch.stack(spikes) if spikes else torch.empty_like(x)
     return out, v

@@ -117,4 +117,46 @@ struct HuEncodeBackwardParams {
   void* grad_a = nullptr;  // [N], input dtype
 };
 
+// lif_recurrent: one step over M = B * N neurons. The host code runs the time loop, computes the
+// recurrent input between steps (a matrix product) and points every field at step t's rows.
+struct LifRecurrentStepParams {
+  int64_t M = 0;
+  const void* x = nullptr;          // x_t [M], input dtype
+  const void* recurrent = nullptr;  // acc [M]: r_t = s_{t-1} @ W
+  const void* decay = nullptr;      // acc [M] or null
+  double decay_value = 0.0;
+  const void* threshold = nullptr;  // acc [M] (theta_t) or null
+  double threshold_value = 1.0;
+  Reset reset = Reset::Hard;
+  double v_reset = 0.0;
+  void* v = nullptr;       // acc [M]: v_{t-1} in, v_t out
+  void* spikes = nullptr;  // s_t [M], input dtype
+  void* h = nullptr;       // acc h_t [M], or null when no backward will run
+};
+
+struct LifRecurrentBackwardStepParams {
+  int64_t M = 0;
+  const void* grad_spikes = nullptr;     // dL/ds_t from outside [M], input dtype
+  const void* grad_recurrent = nullptr;  // acc [M]: dL/ds_t through r_{t+1}, or null at the last step
+  const void* h = nullptr;               // acc h_t [M]
+  // v_{t-1}, for the decay gradient: recomputed from h_{t-1} (acc [M]) and theta_{t-1} (acc [M] or
+  // null), or at t = 0 (h_prev null) the initial membrane v0 (acc [M] or null: zeros).
+  const void* h_prev = nullptr;
+  const void* threshold_prev = nullptr;
+  const void* v0 = nullptr;
+  const void* decay = nullptr;  // acc [M] or null
+  double decay_value = 0.0;
+  const void* threshold = nullptr;  // acc theta_t [M] or null
+  double threshold_value = 1.0;
+  Reset reset = Reset::Hard;
+  double v_reset = 0.0;
+  bool detach_reset = false;
+  Surrogate surrogate = Surrogate::Rectangle;
+  double alpha = 1.0;
+  void* grad_v = nullptr;          // acc [M]: dL/dv_t in, dL/dv_{t-1} out
+  void* grad_h = nullptr;          // acc dL/dh_t [M] (= dL/dx_t)
+  void* grad_decay = nullptr;      // acc [M], accumulated, or null
+  void* grad_threshold = nullptr;  // acc [M], accumulated (a per-step one: its own zeroed row), or null
+};
+
 }  // namespace hnn_fast

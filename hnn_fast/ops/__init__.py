@@ -7,5 +7,6 @@ from .hu_encode import hu_encode
 from .hu_window import hu_window
 from .leaky_integrate import leaky_integrate
 from .lif import lif
+from .lif_recurrent import lif_recurrent
 
-__all__ = ["get_backend", "hu_encode", "hu_window", "leaky_integrate", "lif", "set_backend"]
+__all__ = ["get_backend", "hu_encode", "hu_window", "leaky_integrate", "lif", "lif_recurrent", "set_backend"]
