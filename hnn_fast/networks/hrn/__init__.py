@@ -3,9 +3,10 @@ symbolic executor (ground truth), the spiking reasoner and the learnable collisi
 beside this file."""
 
 from .collision_hu import CollisionUNet, learned_collisions
+from .construction import build_graphs
 from .executor import ILL_POSED, ProgramError, World, compile_program, execute
 from .questions import Question, generate_questions, load_questions, save_questions
-from .reasoner import SpikingReasoner, build_graphs, encode_programs
+from .reasoner import SpikingReasoner, encode_programs
 from .scenes import Scene, SceneFormatError, generate_scenes, load_default_scenes, load_scenes
 
 __all__ = [

@@ -8,10 +8,11 @@ from torch import nn
 
 from ...bench.models import ModelCase
 from .collision_hu import CHANNELS, CollisionUNet
+from .construction import build_graphs
 from .evaluation import items_of
 from .executor import World
 from .questions import generate_questions
-from .reasoner import SpikingReasoner, build_graphs
+from .reasoner import SpikingReasoner
 from .scenes import NUM_FRAMES, generate_scenes
 
 

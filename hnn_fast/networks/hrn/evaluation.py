@@ -23,9 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ... import ops
+from .construction import build_graphs
 from .executor import BOOL, ILL_POSED, INT, LIT, World, choice_answer, compile_program, execute
 from .questions import QUESTION_TYPES, Question
-from .reasoner import SpikingReasoner, build_graphs
+from .reasoner import SpikingReasoner
 from .scenes import (
     COLORS,
     FRAME_STEP,
@@ -74,12 +76,14 @@ def reasoner_answers(
     items: Sequence[Item],
     worlds: Sequence[World],
     reasoner: SpikingReasoner | None = None,
-    batch_scenes: int = 64,
-) -> tuple[list[str], list[int]]:
-    """Answers and simulated time steps, batched over up to `batch_scenes` videos at a time."""
+    batch_scenes: int = 16,
+) -> tuple[list[str], list[int], list[bool]]:
+    """Answers, measured steps to stable and ill-posed flags (the ERR latch), batched over up to
+    `batch_scenes` videos at a time."""
     reasoner = reasoner or SpikingReasoner()
     answers: list[str] = [""] * len(items)
     steps: list[int] = [0] * len(items)
+    flags: list[bool] = [False] * len(items)
     by_scene = defaultdict(list)
     for k, it in enumerate(items):
         by_scene[it.scene].append(k)
@@ -90,43 +94,57 @@ def reasoner_answers(
         ks = [k for s in chunk for k in by_scene[s]]
         local = {s: i for i, s in enumerate(chunk)}
         out = reasoner([items[k].program for k in ks], None, [local[items[k].scene] for k in ks], graph=graph)
-        for k, a, n in zip(ks, out.answers, out.time_steps):
+        for k, a, n, f in zip(ks, out.answers, out.time_steps, out.ill_posed):
             answers[k] = _as_item_answer(items[k], a)
             steps[k] = n
-    return answers, steps
+            flags[k] = f
+    return answers, steps, flags
 
 
 def agreement(
-    items: Sequence[Item], reference: Sequence[str], answers: Sequence[str], max_listed: int = 50
+    items: Sequence[Item],
+    reference: Sequence[str],
+    answers: Sequence[str],
+    flags: Sequence[bool] | None = None,
+    max_listed: int = 50,
 ) -> dict:
     """Per question type: scored items, agreeing items, accuracy, and questions with every option
-    right; plus the disagreements (up to max_listed) for inspection."""
+    right; the items the executor finds ill-posed are scored apart (with flags: how many the network's
+    ERR latch flags, and how many well-posed ones it flags); plus the disagreements (up to max_listed)
+    and their classes (question type, executor answer kind -> reasoner answer kind) with an example."""
     per = {t: Counter() for t in QUESTION_TYPES}
     question_ok: dict[tuple[int, int], bool] = {}
     listed = []
-    for it, ref, got in zip(items, reference, answers):
+    classes: dict[str, dict] = {}
+    for k, (it, ref, got) in enumerate(zip(items, reference, answers)):
         t = it.question.question_type
         if ref == ILL_POSED:
             per[t]["ill_posed"] += 1
+            per[t]["ill_posed_flagged"] += bool(flags is not None and flags[k])
             continue
+        per[t]["well_posed_flagged"] += bool(flags is not None and flags[k])
         per[t]["items"] += 1
         ok = ref == got
         per[t]["agree"] += ok
         key = (it.question.scene_index, it.question.question_id)
         question_ok[key] = question_ok.get(key, True) and ok
-        if not ok and len(listed) < max_listed:
-            listed.append(
-                {
-                    "scene_index": it.question.scene_index,
-                    "question_id": it.question.question_id,
-                    "question_type": t,
-                    "question": it.question.question,
-                    "choice": it.choice,
-                    "program": it.program,
-                    "executor": ref,
-                    "reasoner": got,
-                }
+        example = {
+            "scene_index": it.question.scene_index,
+            "question_id": it.question.question_id,
+            "question_type": t,
+            "question": it.question.question,
+            "choice": it.choice,
+            "program": it.program,
+            "executor": ref,
+            "reasoner": got,
+        }
+        if not ok:
+            cls = classes.setdefault(
+                f"{t}: {_answer_kind(ref)} -> {_answer_kind(got)}", {"count": 0, "example": example}
             )
+            cls["count"] += 1
+            if len(listed) < max_listed:
+                listed.append(example)
     qtype = {(it.question.scene_index, it.question.question_id): it.question.question_type for it in items}
     out = {}
     for t in QUESTION_TYPES:
@@ -136,6 +154,8 @@ def agreement(
             "items": c["items"],
             "agree": c["agree"],
             "ill_posed": c["ill_posed"],
+            "ill_posed_flagged": c["ill_posed_flagged"],
+            "well_posed_flagged": c["well_posed_flagged"],
             "accuracy": c["agree"] / c["items"] if c["items"] else None,
             "questions": len(qs),
             "questions_all_agree": sum(qs),
@@ -146,7 +166,15 @@ def agreement(
         "agree": sum(per[t]["agree"] for t in QUESTION_TYPES),
         "accuracy": sum(per[t]["agree"] for t in QUESTION_TYPES) / total if total else None,
     }
-    return {"per_type": out, "disagreements": listed}
+    return {"per_type": out, "disagreements": listed, "disagreement_classes": classes}
+
+
+def _answer_kind(answer: str) -> str:
+    if answer in (ILL_POSED, "yes", "no", "correct", "wrong"):
+        return answer
+    if answer.isdigit():
+        return "count"
+    return answer.split()[0] if " " in answer else "attribute"
 
 
 # ------------------------------------------------------------------------------------ abnormal data
@@ -245,7 +273,8 @@ def robustness_curve(
         ]
         worlds = [World(s) for s in noisy]
         sym = executor_answers(items, worlds)
-        spk, _ = reasoner_answers(items, worlds, reasoner)
+        spk, _, spk_flags = reasoner_answers(items, worlds, reasoner)
+        strict = [ILL_POSED if f else a for a, f in zip(spk, spk_flags)]
         guess_rng = random.Random(seed + 1)
         guess = [a if a != ILL_POSED else guess_rng.choice(_answer_space(it)) for it, a in zip(items, sym)]
         n = max(len(items), 1)
@@ -259,7 +288,12 @@ def robustness_curve(
             if ks:
                 per_type[t] = {
                     name: sum(ans[k] == reference[k] for k in ks) / len(ks)
-                    for name, ans in (("reasoner", spk), ("ns_dr", sym), ("ns_dr_guess", guess))
+                    for name, ans in (
+                        ("reasoner", spk),
+                        ("reasoner_strict", strict),
+                        ("ns_dr", sym),
+                        ("ns_dr_guess", guess),
+                    )
                 }
         curve.append(
             {
@@ -267,6 +301,8 @@ def robustness_curve(
                 "level": level,
                 "abnormal_collisions_per_video": _count_abnormal(scenes, noisy),
                 "reasoner": acc(spk),
+                "reasoner_strict": acc(strict),
+                "reasoner_flagged": sum(spk_flags) / n,
                 "ns_dr": acc(sym),
                 "ns_dr_guess": acc(guess),
                 "ns_dr_ill_posed": sum(a == ILL_POSED for a in sym) / n,
@@ -304,9 +340,10 @@ PARALLELISM_PROGRAMS = (
 def parallelism(
     groups: dict[int, Sequence[Scene]], repeats: int = 3, clock: Callable[[], float] = time.perf_counter
 ) -> list[dict]:
-    """Per number of objects (groups: objects -> videos): events per video, neurons simulated per
-    question, simulated time steps per question, and the wall time of one batched reasoner call over
-    all videos and PARALLELISM_PROGRAMS (and of the executor on the same, one program at a time)."""
+    """Per number of objects (groups: objects -> videos): events per video, neurons per question,
+    measured steps to stable per question, the simulated steps, and the wall time of one batched
+    reasoner call over all videos and PARALLELISM_PROGRAMS on the fused op and on the reference loop
+    (hnn_fast.ops.set_backend), and of the executor on the same, one program at a time."""
     reasoner = SpikingReasoner()
     rows = []
     for n_obj in sorted(groups):
@@ -316,11 +353,21 @@ def parallelism(
         worlds = [World(s) for s in group]
         programs = [list(p) for _ in group for p in PARALLELISM_PROGRAMS]
         scene_of = [k for k in range(len(group)) for _ in PARALLELISM_PROGRAMS]
-        best, best_exec, out = float("inf"), float("inf"), None
+        best = {}
+        out = None
+        previous = ops.get_backend()
+        try:
+            for backend in ("fused", "reference"):
+                ops.set_backend(backend)
+                best[backend] = float("inf")
+                for _ in range(repeats):
+                    t0 = clock()
+                    out = reasoner(programs, None, scene_of, graph=build_graphs(worlds))
+                    best[backend] = min(best[backend], clock() - t0)
+        finally:
+            ops.set_backend(previous)
+        best_exec = float("inf")
         for _ in range(repeats):
-            t0 = clock()
-            out = reasoner(programs, None, scene_of, graph=build_graphs(worlds))
-            best = min(best, clock() - t0)
             t0 = clock()
             for p, k in zip(programs, scene_of):
                 execute(p, worlds[k])
@@ -334,8 +381,9 @@ def parallelism(
                 "neurons_per_question": out.neurons,
                 "time_steps_mean": float(np.mean(out.time_steps)),
                 "time_steps_max": int(np.max(out.time_steps)),
-                "reasoner_batch_ms": best * 1e3,
-                "reasoner_ms_per_question": best * 1e3 / len(programs),
+                "simulated_steps": out.simulated_steps,
+                "reasoner_ms_per_question": best["fused"] * 1e3 / len(programs),
+                "reference_loop_ms_per_question": best["reference"] * 1e3 / len(programs),
                 "executor_ms_per_question": best_exec * 1e3 / len(programs),
             }
         )

@@ -1,272 +1,376 @@
-"""The spiking reasoner of the hybrid reasoning network (HRN): integrate-and-fire neurons whose
-connections are built from the perceived scene by a Hebbian rule, driven by spike stimuli that a
-designable HU makes from the program, answering from the final activity.
+"""The spiking reasoner of the hybrid reasoning network (HRN): per scene one recurrent network of
+integrate-and-fire neurons (decay 0, hard reset, one-step synaptic delay), run for every question of
+every scene of a batch as one call of hnn_fast.ops.lif_recurrent with one weight matrix per question
+(its scene's network).
 
-Neuron populations (per video; padded to the batch's largest video):
+Synapses = prior-knowledge circuit templates (below) whose fact-dependent weights are the scene's
+Hebbian synapses (construction.build_graphs). M = 1024 is larger than any excitation a data path
+collects, so `M * gate + data >= M + k` is a gated k-of-n coincidence and `-M` an inhibition.
 
-    object neurons      O   one per object
-    event neurons       E   one per event of every world (executor.World numbering): start, end, in,
-                            out, seen and unseen collisions, the collisions of each counterfactual world
-    concept neurons     C   8 colours, 2 materials, 3 shapes, 3 order words
-    yes / no neurons    2
-    function neurons    F   one per program function (and one for "literal")
+Representative neurons (V = objects | events | concepts | yes, no):
+    X_s   stack slot s: self-holding working memory (self synapse M + 1, threshold M + 1/2)
+    L_s   read-out of slot s, open while the HU drives its gate
+    A, B  argument latches (self-holding), R the result latch; ERR the ill-posed latch
+Functional neurons: one per function (driven by the HU), gated predicate populations
+    Qo / Qe     object / event filter: gate + element of A + predicates + HU bias >= M + 2 1/2
+                (a copy when the HU biases by 2: unique, count, query_frame)
+    MV, VS      moving; stationary = visible and inhibited by moving (at B's frame, or at any frame)
+    PM PS PB PA events of B's object; surviving without B's object; before / after B's event
+    H           ancestry: self-holding, spreads backwards along the cause synapses from B's event
+    CE          the collisions of the world without A's object
+    K*, G, Ord  ordering: counts of active earlier (later) events; Ord = exactly the wanted rank
+    QX, QA      objects of A's event (minus B's object); concepts of A's object
+    Z, yes/no   belong_to, exist, negate; CK0 / CK2 / ERRK: a single-valued result holds not
+                exactly one element, or a collision partner of a non-collision
 
-Construction phase (`build_graphs`, one-shot Hebbian learning, no hand-set weights). A designable
-perception HU turns each perceived fact into coincident spikes: object o fires together with the
-concept neurons of its static attributes and with the scene's "present" and "moving" neurons; event e
-fires together with the neurons of its kind (start/end/in/out/collision), its world (seen, unseen,
-without object k), its objects, the objects moving / visible at its frame, and the objects whose
-removal keeps its collision. Every synapse between co-active neurons grows by dW = eta * pre * post.
-Temporal order is learnt the same way from timing: in each world the HU fires each event at the time
-rank of its frame, and a synapse a -> b grows when a fired strictly before b (a non-decaying
-eligibility trace, reset between worlds). Direct causes are the coincidence of "before" and "shares an
-object"; ancestors are found at reasoning time by spikes spreading backwards along those synapses.
+Designable program HU (`encode_programs`): the postfix program (executor.compile_program) becomes a
+stimulus sequence [T, Q, N]: a literal spikes its concept neuron in its slot; a function opens the
+read-out of its argument slots into A and B, drives its function neurons (and the filter biases)
+for a compute window, closes the window with the single-value check, clears its slots, opens the
+write of R into the output slot and clears the latches. Every window is as long as the deepest
+circuit (three synaptic steps) except ancestry's, which is as long as the longest chain of
+distinct event times in the batch's scenes allows. The answer is read from slot 0 at the end:
+yes/no from its yes/no neurons, a count from its active objects and events, an attribute, object
+or event when exactly one such neuron fires (otherwise "error"). The ERR latch flags the programs the
+network finds ill-posed; the answer is still read from the firing state.
 
-Reasoning phase. The designable program HU compiles the postfix program (executor.compile_program)
-into one instruction per step: a spike on that function's neuron, a spike on the literal's concept
-neuron, and the routing of stack slots (which population vectors are inputs and which receives the
-output). Each slot is a population vector [O | E | C | yes,no]. Every function is a small feed-forward
-spiking circuit run through hnn_fast.ops.lif (decay 0, i.e. integrate-and-fire, hard reset), batched
-over all questions of all videos; threshold 2 on two inputs is a coincidence (AND) gate, a weight of
--K is inhibition:
-
-    objects / events / unseen_events / all_events   world neuron -> object/event neurons (learnt links)
-    counterfact_events(o)           object o -> events of the world without o
-    filter_<attr>(X, c)             X + (c -> objects), threshold 2
-    filter_moving(X[, e])           X + moving-links (of frame e), threshold 2; stationary: visible
-                                    and inhibited by the moving links
-    filter_<kind>(E[, o])           E + (kind -> events) [+ (o -> its events)], threshold 2 or 3
-    filter_before/after(E, e)       E + (e -> events learnt as earlier / later), threshold 2
-    filter_order(E, n-th)           each event counts the active events before it (after it, for
-                                    "last"); ">= n" and ">= n+1" layers, then ">= n and not >= n+1"
-    filter_ancestor(E, e)           recurrent: spikes spread from e backwards along cause synapses,
-                                    self-holding, until no new neuron fires; then AND with E
-    filter_counterfact(E, o)        E + (o -> collisions that survive without o), threshold 2
-    unique / query_frame            copy (no cardinality check: a non-unique set flows on)
-    count                           copy; the answer is the number of active neurons
-    exist                           yes fires on any input spike; no fires on the bias unless inhibited
-    negate                          yes and no cross-wired
-    belong_to(x, S)                 x + S threshold 2, then OR into yes (no as in exist)
-    query_<attr>(o)                 o -> concept neurons of that attribute
-    query_object(e)                 e -> its objects; query_collision_partner(e, o): ... inhibited by o
-
-Readout from the final spikes of slot 0: yes/no from the yes neuron, a count from the number of active
-object or event neurons, an attribute from the first active concept neuron of its kind (the first of
-the kind when none fires), an object or event from the first active neuron. Unlike the executor, the
-circuits never stop with an error on data they do not expect (e.g. two collisions where one was
-meant): activity simply flows on, which is what makes the reasoner degrade gracefully.
+Steps to stable are measured from the simulated spikes: for each instruction, the steps from its
+onset until the result latch stops changing, plus the clear and write steps.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from ...ops import lif
-from .executor import (
-    BOOL,
-    EVT,
-    FRAME,
-    FUNCTIONS,
-    ILL_POSED,
-    INT,
-    LIT,
-    OBJ,
-    ORDERS,
-    Compiled,
-    World,
-    compile_program,
-)
-from .scenes import COLORS, MATERIALS, SHAPES, Scene
+from ... import ops
+from .construction import ATTRIBUTE_CONCEPTS, CONCEPT_INDEX, CONCEPTS, EVENT_KINDS, SceneGraph, build_graphs
+from .executor import BOOL, EVT, FRAME, ILL_POSED, INT, LIT, OBJ, Compiled, World, compile_program
+from .scenes import Scene
 
-CONCEPTS = (*COLORS, *MATERIALS, *SHAPES, *ORDERS)
-CONCEPT_INDEX = {c: i for i, c in enumerate(CONCEPTS)}
-ATTRIBUTE_CONCEPTS = {
-    "color": [CONCEPT_INDEX[c] for c in COLORS],
-    "material": [CONCEPT_INDEX[m] for m in MATERIALS],
-    "shape": [CONCEPT_INDEX[s] for s in SHAPES],
+M = 1024.0
+COMPUTE_STEPS = 3  # synaptic depth of the deepest circuit (function -> predicate -> filter -> R)
+SINGLE_VALUED = ("unique", "filter_order", "query_object", "query_collision_partner")
+ORDER_WORDS = ("first", "second", "last")
+GATES = (
+    "objects events unseen_events all_events ce qo mv mvnf st stnf qe pm ps bf af an ord ex ng bl "
+    "qx qpk ck " + " ".join(f"kind_{k}" for k in EVENT_KINDS) + " qa_color qa_material qa_shape"
+).split()
+KIND_OF = {f"filter_{k}": f"kind_{k}" for k in EVENT_KINDS}
+# function -> (gate neurons the HU drives, filter population, bias)
+_STIMULI: dict[str, tuple[tuple[str, ...], str | None, float]] = {
+    "objects": (("objects",), None, 0),
+    "events": (("events",), None, 0),
+    "unseen_events": (("unseen_events",), None, 0),
+    "all_events": (("all_events",), None, 0),
+    "counterfact_events": (("ce",), None, 0),
+    "unique": (("qo", "qe"), "both", 2),
+    "count": (("qo", "qe"), "both", 2),
+    "query_frame": (("qo", "qe"), "both", 2),
+    "exist": (("ex",), None, 0),
+    "negate": (("ng",), None, 0),
+    "belong_to": (("bl",), None, 0),
+    "filter_color": (("qo",), "Qo", 1),
+    "filter_material": (("qo",), "Qo", 1),
+    "filter_shape": (("qo",), "Qo", 1),
+    "filter_before": (("qe", "bf"), "Qe", 1),
+    "filter_after": (("qe", "af"), "Qe", 1),
+    "filter_ancestor": (("qe", "an"), "Qe", 1),
+    "filter_counterfact": (("qe", "ps"), "Qe", 1),
+    "filter_order": (("ord",), None, 0),
+    "query_color": (("qa_color",), None, 0),
+    "query_material": (("qa_material",), None, 0),
+    "query_shape": (("qa_shape",), None, 0),
+    "query_object": (("qx",), None, 0),
+    "query_collision_partner": (("qx", "qpk"), None, 0),
 }
-EVENT_KINDS = ("start", "end", "in", "out", "collision")
-FUNCTION_NAMES = ("literal", *sorted(FUNCTIONS))
-FUNCTION_INDEX = {f: i for i, f in enumerate(FUNCTION_NAMES)}
-INHIBIT = 100.0  # weight of an inhibitory synapse: overrides any excitation a circuit can collect
-
-
-def fire(current: Tensor, threshold: float | Tensor = 1.0) -> Tensor:
-    """One integrate-and-fire step on the fused op: spikes where the current reaches the threshold.
-    The small margin keeps sums of unit weights that reach a threshold exactly from missing it by a
-    rounding error."""
-    return lif(current.unsqueeze(0).contiguous(), decay=0.0, threshold=threshold - 1e-4)[0][0]
-
-
-def hebbian(pre: Tensor, post: Tensor, eta: float = 1.0) -> Tensor:
-    """Co-activity learning: W[b, i, j] = eta * sum_t pre[t, b, i] * post[t, b, j]."""
-    return eta * torch.einsum("tbi,tbj->bij", pre, post)
-
-
-def hebbian_order(spikes: Tensor, eta: float = 1.0) -> Tensor:
-    """Timing learning: W[b, i, j] = eta * sum_t trace[t-1, b, i] * spikes[t, b, j], with the trace
-    the running count of i's earlier spikes (strictly earlier: simultaneous spikes do not connect)."""
-    trace = torch.cumsum(spikes, 0) - spikes
-    return eta * torch.einsum("tbi,tbj->bij", trace.clamp(max=1.0), spikes)
 
 
 @dataclass
-class SceneGraph:
-    """The learnt synapses of a batch of videos (B videos, O objects, E events, padded)."""
+class Layout:
+    """Neuron indices of the network for O objects, E events and D stack slots."""
 
-    worlds: list[World]
-    present: Tensor  # [B, O]  "present" -> object
-    attr: Tensor  # [B, C, O]  concept -> object
-    moving_any: Tensor  # [B, O]  "moving" -> object
-    member: Tensor  # [B, O, E]  object <-> event
-    moving_at: Tensor  # [B, E, O]  event (its frame) -> objects moving then
-    visible_at: Tensor  # [B, E, O]
-    kind: Tensor  # [B, K, E]
-    world: Tensor  # [B, 2 + O, E]  seen, unseen, without object k
-    survives: Tensor  # [B, O, E]  object k -> collisions whose pair still collides without k
-    before: Tensor  # [B, E, E]  a -> b: a strictly earlier, same world
-    causes: Tensor  # [B, E, E]
+    O: int
+    E: int
+    D: int
+    size: int = 0
+    pops: dict[str, slice] = field(default_factory=dict)
+    thresholds: list[float] = field(default_factory=list)
 
-    @property
-    def num_objects(self) -> int:
-        return self.present.shape[1]
+    def __post_init__(self):
+        self.V = self.O + self.E + len(CONCEPTS) + 2
+        for s in range(self.D):
+            self._add(f"X{s}", self.V, M + 0.5)
+            self._add(f"L{s}", self.V, M + 0.5)
+        for name in ("A", "B"):
+            self._add(name, self.V, M + 0.5)
+        self._add("R", self.V, 0.5)
+        for name in ("Qo", "Qe"):
+            self._add(name, self.O if name == "Qo" else self.E, M + 2.5)
+        for name in ("MV", "VS", "QX"):
+            self._add(name, self.O, M + 0.5)
+        for name in ("CE", "PM", "PS", "PB", "PA", "H"):
+            self._add(name, self.E, M + 0.5)
+        for name, th in (("K1f", 0.5), ("K1s", 0.5), ("K2s", 1.5), ("Kl", 0.5), ("G", -0.5)):
+            self._add(name, self.E, 3 * M + th)
+        self._add("Ord", self.E, 0.5)
+        self._add("Z", self.O + self.E, M + 1.5)
+        self._add("QA", len(CONCEPTS), M + 0.5)
+        for name, th in (
+            ("EY", M + 0.5),
+            ("EN", M - 0.5),
+            ("NY", M + 0.5),
+            ("NN", M + 0.5),
+            ("BY", 0.5),
+            ("BN", M - 0.5),
+            ("Dbl", 0.5),
+            ("CK0", M - 0.5),
+            ("CK2", M + 1.5),
+            ("ERRK", M + 0.5),
+            ("ERR", 0.5),
+        ):
+            self._add(name, 1, th)
+        for g in GATES:
+            self._add(f"F_{g}", 1, 0.5)
 
-    @property
-    def num_events(self) -> int:
-        return self.member.shape[2]
+    def _add(self, name: str, n: int, threshold: float) -> None:
+        self.pops[name] = slice(self.size, self.size + n)
+        self.size += n
+        self.thresholds += [threshold] * n
+
+    def __getitem__(self, name: str) -> slice:
+        return self.pops[name]
+
+    def part(self, name: str, kind: str) -> slice:
+        """The objects / events / concepts / yes-no part of a V-sized population."""
+        O, E, C = self.O, self.E, len(CONCEPTS)
+        lo, hi = {"o": (0, O), "e": (O, O + E), "c": (O + E, O + E + C), "y": (O + E + C, self.V)}[kind]
+        base = self.pops[name].start
+        return slice(base + lo, base + hi)
+
+    def index(self, name: str, offset: int = 0) -> int:
+        return self.pops[name].start + offset
 
 
-def _spikes(facts: np.ndarray) -> Tensor:
-    """The perception HU's code: a fact drives its neuron with a supra-threshold current."""
-    return fire(torch.as_tensor(facts, dtype=torch.float32), 0.5)
+def network_weights(g: SceneGraph, lay: Layout) -> Tensor:
+    """W[b, pre, post] of every scene of the graph batch: the circuit templates of the module
+    docstring, with the Hebbian facts as the weights of their data paths."""
+    S = g.present.shape[0]
+    W = torch.zeros(S, lay.size, lay.size)
+    O, E = lay.O, lay.E
 
+    def link(pre: slice | int, post: slice | int, w) -> None:
+        W[:, pre, post] += w
 
-def build_graphs(scenes: Sequence[Scene | World]) -> SceneGraph:
-    """Construction phase: Hebbian learning from spike trains that encode the perceived scenes."""
-    worlds = [s if isinstance(s, World) else World(s) for s in scenes]
-    B = len(worlds)
-    O = max(w.scene.num_objects for w in worlds)
-    E = max(max(len(w.events) for w in worlds), 1)
-    C = len(CONCEPTS)
-    # object presentation: step t shows object t with its attributes, "present" and "moving"
-    obj_pre = np.zeros((O, B, O), np.float32)
-    obj_post = np.zeros((O, B, C + 2), np.float32)
-    # event presentation: step t shows event t with everything perceived about it
-    n_post = O + O + O + len(EVENT_KINDS) + 2 + O + O
-    evt_pre = np.zeros((E, B, E), np.float32)
-    evt_post = np.zeros((E, B, n_post), np.float32)
-    groups = max(1 + w.scene.num_objects for w in worlds)
-    max_rank = 1
-    ranks = []
-    for b, w in enumerate(worlds):
-        scene = w.scene
-        for o in scene.objects:
-            obj_pre[o.id, b, o.id] = 1
-            for kind in ("color", "material", "shape"):
-                obj_post[o.id, b, CONCEPT_INDEX[o.attribute(kind)]] = 1
-            obj_post[o.id, b, C] = 1
-            obj_post[o.id, b, C + 1] = w.moving_any[o.id]
-        member = w.membership()
-        for e, event in enumerate(w.events):
-            evt_pre[e, b, e] = 1
-            row = evt_post[e, b]
-            n = scene.num_objects
-            row[0:n] = member[:, e]
-            row[O : O + n] = w.moving_at[e]
-            row[2 * O : 2 * O + n] = w.visible_at[e]
-            row[3 * O + EVENT_KINDS.index(event.kind)] = 1
-            k0 = 3 * O + len(EVENT_KINDS)
-            g = w.group[e]
-            if g == 0:
-                row[k0 + (0 if e in w.seen else 1)] = 1
-            else:
-                row[k0 + 2 + (g - 1)] = 1
-            row[k0 + 2 + O : k0 + 2 + O + n] = w.cf_pairs[:, e]
-        # the time rank of each event's frame within its world
-        rank = {}
-        for g in set(w.group):
-            idx = [e for e in range(len(w.events)) if w.group[e] == g]
-            frames = sorted({w.events[e].frame for e in idx})
-            for e in idx:
-                rank[e] = frames.index(w.events[e].frame)
-            max_rank = max(max_rank, len(frames))
-        ranks.append(rank)
-    o_pre, o_post = _spikes(obj_pre), _spikes(obj_post)
-    w_obj = hebbian(o_pre, o_post)  # [B, O, C + 2]
-    e_pre, e_post = _spikes(evt_pre), _spikes(evt_post)
-    w_evt = hebbian(e_pre, e_post)  # [B, E, n_post]
-    # one episode per world: events fire at the rank of their frame
-    before = torch.zeros(B, E, E)
-    for g in range(groups):
-        timing = np.zeros((max_rank, B, E), np.float32)
-        for b, w in enumerate(worlds):
-            for e, r in ranks[b].items():
-                if w.group[e] == g:
-                    timing[r, b, e] = 1
-        before += hebbian_order(_spikes(timing))
-    k0 = 3 * O + len(EVENT_KINDS)
-    member = w_evt[:, :, 0:O].transpose(1, 2)
-    shares = (torch.einsum("boi,boj->bij", member, member) > 0).float()
-    causes = fire(before + shares, 2.0)  # coincidence of "earlier" and "shares an object"
-    return SceneGraph(
-        worlds=worlds,
-        present=w_obj[:, :, C],
-        attr=w_obj[:, :, :C].transpose(1, 2),
-        moving_any=w_obj[:, :, C + 1],
-        member=member,
-        moving_at=w_evt[:, :, O : 2 * O],
-        visible_at=w_evt[:, :, 2 * O : 3 * O],
-        kind=w_evt[:, :, 3 * O : k0].transpose(1, 2),
-        world=w_evt[:, :, k0 : k0 + 2 + O].transpose(1, 2),
-        survives=w_evt[:, :, k0 + 2 + O : k0 + 2 + 2 * O].transpose(1, 2),
-        before=before,
-        causes=causes,
+    def diag(pre: slice, post: slice, w: float) -> None:
+        n = pre.stop - pre.start
+        W[:, pre, post] += w * torch.eye(n)
+
+    def gate(name: str, post: slice | int, w: float | Tensor = M) -> None:
+        link(lay.index(f"F_{name}"), post, w)
+
+    for s in range(lay.D):
+        X, L = lay[f"X{s}"], lay[f"L{s}"]
+        diag(X, X, M + 1)  # self-holding working memory
+        diag(X, L, 1)
+        diag(L, lay["A"], 1)
+        diag(L, lay["B"], 1)
+        diag(lay["R"], X, 1)
+    for latch in ("A", "B"):
+        diag(lay[latch], lay[latch], M + 1)
+    diag(lay["R"], lay["R"], 1)
+    Ao, Ae, Ay = (lay.part("A", k) for k in "oey")
+    Bo, Be, Bc = (lay.part("B", k) for k in "oec")
+    Ro, Re, Rc, Ry = (lay.part("R", k) for k in "oecy")
+    # generators
+    gate("objects", Ro, g.present)
+    gate("events", Re, g.world[:, 0])
+    gate("unseen_events", Re, g.world[:, 1])
+    gate("all_events", Re, g.world[:, 0] + g.world[:, 1])
+    gate("ce", lay["CE"])
+    link(Ao, lay["CE"], g.world[:, 2:])
+    diag(lay["CE"], Re, 1)
+    # object filter: Qo = gate + A + predicate (+ HU bias)
+    gate("qo", lay["Qo"])
+    diag(Ao, lay["Qo"], 1)
+    link(Bc, lay["Qo"], g.attr)  # the literal's objects
+    for pop in ("MV", "VS"):
+        diag(lay[pop], lay["Qo"], 1)
+    gate("mv", lay["MV"])
+    link(Be, lay["MV"], g.moving_at)
+    gate("mvnf", lay["MV"], g.moving_any)
+    gate("st", lay["VS"])
+    link(Be, lay["VS"], g.visible_at - M * g.moving_at)
+    gate("stnf", lay["VS"], g.present - M * g.moving_any)
+    diag(lay["Qo"], Ro, 1)
+    # event filter: Qe = gate + A + predicates (+ HU bias)
+    gate("qe", lay["Qe"])
+    diag(Ae, lay["Qe"], 1)
+    for k, kind in enumerate(EVENT_KINDS):
+        gate(f"kind_{kind}", lay["Qe"], g.kind[:, k])
+    for pop in ("PM", "PS", "PB", "PA", "H"):
+        diag(lay[pop], lay["Qe"], 1)
+    gate("pm", lay["PM"])
+    link(Bo, lay["PM"], g.member)
+    gate("ps", lay["PS"])
+    link(Bo, lay["PS"], g.survives)
+    gate("bf", lay["PB"])
+    link(Be, lay["PB"], g.before.transpose(1, 2))  # e is before B's event
+    gate("af", lay["PA"])
+    link(Be, lay["PA"], g.before)
+    gate("an", lay["H"])
+    link(Be, lay["H"], g.causes.transpose(1, 2))  # e causes B's event ...
+    link(lay["H"], lay["H"], g.causes.transpose(1, 2) + (M + 1) * torch.eye(E))  # ... or a found one
+    diag(lay["Qe"], Re, 1)
+    # ordering
+    for pop in ("K1f", "K1s", "K2s", "Kl", "G"):
+        gate("ord", lay[pop])
+        diag(Ae, lay[pop], M)
+    word = {w: lay.index("B", O + E + CONCEPT_INDEX[w]) for w in ORDER_WORDS}
+    for pop, words in (("K1f", "first"), ("K1s", "second"), ("K2s", "second"), ("Kl", "last")):
+        link(word[words], lay[pop], M)
+    link(word["first"], lay["G"], M)
+    link(word["last"], lay["G"], M)
+    for pop in ("K1f", "K1s", "K2s"):
+        link(Ae, lay[pop], g.before)  # active events earlier than e
+    link(Ae, lay["Kl"], g.before.transpose(1, 2))  # ... later than e
+    diag(lay["G"], lay["Ord"], 1)
+    diag(lay["K1s"], lay["Ord"], 1)
+    for pop in ("K1f", "K2s", "Kl"):
+        diag(lay[pop], lay["Ord"], -M)
+    diag(lay["Ord"], Re, 1)
+    # queries
+    gate("qx", lay["QX"])
+    link(Ae, lay["QX"], g.member.transpose(1, 2))
+    diag(Bo, lay["QX"], -M)
+    diag(lay["QX"], Ro, 1)
+    for attr, ids in ATTRIBUTE_CONCEPTS.items():
+        link(lay.index(f"F_qa_{attr}"), [lay["QA"].start + i for i in ids], M)
+    link(Ao, lay["QA"], g.attr.transpose(1, 2))
+    diag(lay["QA"], Rc, 1)
+    # booleans
+    Z = lay["Z"]
+    gate("bl", Z)
+    diag(lay.part("A", "o"), slice(Z.start, Z.start + O), 1)
+    diag(lay.part("B", "o"), slice(Z.start, Z.start + O), 1)
+    diag(Ae, slice(Z.start + O, Z.stop), 1)
+    diag(Be, slice(Z.start + O, Z.stop), 1)
+    yes, no = Ry.start, Ry.start + 1
+    gate("ex", lay["EY"])
+    gate("ex", lay["EN"])
+    for part in (Ao, Ae):
+        link(part, lay["EY"], 1.0)
+        link(part, lay["EN"], -M)
+    gate("ng", lay["NY"])
+    gate("ng", lay["NN"])
+    link(Ay.start + 1, lay["NY"], 1.0)
+    link(Ay.start, lay["NN"], 1.0)
+    gate("bl", lay["Dbl"], 1.0)
+    link(Z, lay["BY"], 1.0)
+    link(Z, lay["BN"], -M)
+    link(lay["Dbl"], lay["BN"], M)
+    for pop, target in (("EY", yes), ("NY", yes), ("BY", yes), ("EN", no), ("NN", no), ("BN", no)):
+        link(lay[pop], target, 1.0)
+    # ill-posed checks and the ERR latch
+    for pop in ("CK0", "CK2"):
+        gate("ck", lay[pop])
+    for part in (Ro, Re):
+        link(part, lay["CK0"], -M)
+        link(part, lay["CK2"], 1.0)
+    gate("qpk", lay["ERRK"])
+    not_collision = (
+        g.world[:, 0] + g.world[:, 1] + g.world[:, 2:].sum(1) - g.kind[:, EVENT_KINDS.index("collision")]
     )
+    link(Ae, lay["ERRK"], not_collision.unsqueeze(-1))
+    for pop in ("CK0", "CK2", "ERRK", "ERR"):
+        link(lay[pop], lay["ERR"], 1.0)
+    return W
 
 
 # ---------------------------------------------------------------------------------------- program HU
 
 
 @dataclass
-class EncodedPrograms:
-    """The program HU's output for Q questions: function and concept spikes per instruction step,
-    and the slot routing of each step."""
+class Stimuli:
+    """The program HU's output for Q questions."""
 
-    stimulus: Tensor  # [S, Q, F + C] spikes
-    args: np.ndarray  # [S, Q, 2] slots read (-1: none)
-    nargs: np.ndarray  # [S, Q]
-    out: np.ndarray  # [S, Q] slot written (-1: idle)
+    x: Tensor  # [T, Q, N] input currents
+    windows: list[list[tuple[int, int, int]]]  # per question: (onset, compute start, end) per function
+    literals: list[int]  # literal instructions per question
     compiled: list[Compiled]
-    depth: int
+    closure_steps: int
 
 
-def encode_programs(programs: Sequence[Sequence[str]]) -> EncodedPrograms:
-    """Designable HU: program tokens -> spike stimuli (ProgramError for an unknown token)."""
+def stack_depth(compiled: Sequence[Compiled]) -> int:
+    return max([c.depth for c in compiled if c.error is None] + [1]) + 1
+
+
+def encode_programs(programs: Sequence[Sequence[str]], lay: Layout, closure_steps: int) -> Stimuli:
+    """Designable HU: program tokens -> stimulus currents (ProgramError for an unknown token).
+    Statically ill-posed programs get no stimulus."""
     compiled = [compile_program(p) for p in programs]
-    Q = len(programs)
-    S = max([len(c.instrs) for c in compiled if c.error is None] + [1])
-    F, C = len(FUNCTION_NAMES), len(CONCEPTS)
-    drive = np.zeros((S, Q, F + C), np.float32)
-    args = np.full((S, Q, 2), -1)
-    nargs = np.zeros((S, Q), int)
-    out = np.full((S, Q), -1)
+    plans = [[] for _ in compiled]
+    lengths = []
     for q, c in enumerate(compiled):
-        if c.error is not None:
-            continue
-        for s, ins in enumerate(c.instrs):
-            drive[s, q, FUNCTION_INDEX[ins.op]] = 1
-            if ins.literal is not None:
-                drive[s, q, F + CONCEPT_INDEX[ins.literal]] = 1
-            args[s, q, : len(ins.args)] = ins.args
-            nargs[s, q] = len(ins.args)
-            out[s, q] = ins.out
-    depth = max([c.depth for c in compiled if c.error is None] + [1])
-    return EncodedPrograms(_spikes(drive), args, nargs, out, compiled, depth)
+        t = 0
+        for ins in [] if c.error is not None else c.instrs:
+            plans[q].append((t, ins))
+            if ins.op == "literal":
+                t += 1
+                continue
+            window = COMPUTE_STEPS + (closure_steps if ins.op == "filter_ancestor" else 0)
+            t += len(ins.args) + window + 3
+        lengths.append(t)
+    T = max([*lengths, 1]) + 1
+    x = torch.zeros(T, len(compiled), lay.size)
+    windows, literals = [], []
+    for q, plan in enumerate(plans):
+        xq, win, n_lit = x[:, q], [], 0
+        for t0, ins in plan:
+            if ins.op == "literal":
+                xq[t0, lay.index(f"X{ins.out}", lay.O + lay.E + CONCEPT_INDEX[ins.literal])] += M + 1
+                n_lit += 1
+                continue
+            a = ins.args[0] if ins.args else ins.out
+            n = len(ins.args)
+            for k, latch in enumerate("AB"[:n]):
+                xq[t0 + k, lay[f"L{ins.args[k]}"]] += M
+                xq[t0 + k + 1, lay[latch]] += M
+            tc = t0 + n
+            window = COMPUTE_STEPS + (closure_steps if ins.op == "filter_ancestor" else 0)
+            gates, target, bias = _stimulus(ins)
+            for g_name in gates:
+                xq[tc : tc + window, lay.index(f"F_{g_name}")] += 1
+            for pop in ("Qo", "Qe") if target == "both" else (target,) if target else ():
+                xq[tc : tc + window + 1, lay[pop]] += bias
+            if ins.op in SINGLE_VALUED:
+                xq[tc + window, lay.index("F_ck")] += 1
+            tw = tc + window + 1
+            for s in (a, a + 1):
+                if s < lay.D:
+                    xq[tw, lay[f"X{s}"]] -= 4 * M
+            xq[tw + 1, lay[f"X{ins.out}"]] += M
+            for pop in ("A", "B", "R", "H"):
+                xq[tw + 2, lay[pop]] -= 4 * M
+            win.append((t0, tc, tw + 2))
+        windows.append(win)
+        literals.append(n_lit)
+    return Stimuli(x, windows, literals, compiled, closure_steps)
+
+
+def _stimulus(ins) -> tuple[tuple[str, ...], str | None, float]:
+    op, with_arg = ins.op, len(ins.args) == 2
+    if op in KIND_OF:
+        gates = ("qe", KIND_OF[op]) + (("pm",) if with_arg else ())
+        return gates, "Qe", 0 if with_arg else 1
+    if op in ("filter_moving", "filter_stationary"):
+        base = "mv" if op == "filter_moving" else "st"
+        return ("qo", base) + (() if with_arg else (f"{base}nf",)), "Qo", 1
+    return _STIMULI[op]
 
 
 # ------------------------------------------------------------------------------------------- reasoner
@@ -275,214 +379,92 @@ def encode_programs(programs: Sequence[Sequence[str]]) -> EncodedPrograms:
 @dataclass
 class ReasonerOutput:
     answers: list[str]
-    time_steps: list[int]  # simulated steps per question
-    neurons: int  # simulated per question: the stack-slot populations, function and concept neurons
-    final: Tensor  # [Q, V] spikes of the answer slot
+    time_steps: list[int]  # steps to stable per question, measured from the spikes
+    neurons: int  # per question
+    ill_posed: list[bool]  # the ERR latch fired (or the program HU refused the program)
+    simulated_steps: int  # length of the stimulus sequence
+    final: Tensor  # [Q, V] spikes of slot 0 at the end
+
+
+def _simulate(x: Tensor, weight: Tensor, thresholds: Tensor) -> Tensor:
+    spikes, _ = ops.lif_recurrent(x, weight, decay=0.0, threshold=thresholds, reset="hard")
+    return spikes
 
 
 class SpikingReasoner:
-    """Answers programs over videos with the spiking circuits described in the module docstring."""
+    """Answers programs over videos with the recurrent network of the module docstring.
+    `max_weight_bytes` bounds the per-question weights of one lif_recurrent call."""
 
-    def __init__(self, max_closure_steps: int = 64):
-        self.max_closure_steps = max_closure_steps
+    def __init__(self, max_weight_bytes: int = 1 << 29):
+        self.max_weight_bytes = max_weight_bytes
 
     def __call__(
         self,
         programs: Sequence[Sequence[str]],
-        scenes: Sequence[Scene | World],
+        scenes: Sequence[Scene | World] | None,
         scene_of: Sequence[int] | None = None,
         graph: SceneGraph | None = None,
     ) -> ReasonerOutput:
         """programs[q] is asked about scenes[scene_of[q]] (default: scene q)."""
         graph = graph or build_graphs(scenes)
         scene_of = np.arange(len(programs)) if scene_of is None else np.asarray(scene_of)
-        enc = encode_programs(programs)
-        return self.run(enc, graph, scene_of)
-
-    def run(self, enc: EncodedPrograms, graph: SceneGraph, scene_of: np.ndarray) -> ReasonerOutput:
-        Q = len(enc.compiled)
-        O, E, C = graph.num_objects, graph.num_events, len(CONCEPTS)
-        V = O + E + C + 2
-        F = len(FUNCTION_NAMES)
-        slots = torch.zeros(Q, enc.depth, V)
-        steps = np.zeros(Q, int)
-        lay = _Layout(O, E, C)
-        for s in range(enc.stimulus.shape[0]):
-            fn_spikes = enc.stimulus[s, :, :F]
-            concept_spikes = enc.stimulus[s, :, F:]
-            active = fn_spikes.sum(1) > 0
-            ops = fn_spikes.argmax(1)
-            # a circuit whose function neuron is silent gets no gating input and stays silent, so each
-            # step simulates only the circuits that fired, each batched over its questions
-            for f in torch.unique(ops[active]).tolist():
-                name = FUNCTION_NAMES[f]
-                idx = torch.nonzero(active & (ops == f)).flatten()
-                q = idx.numpy()
-                a0 = torch.as_tensor(enc.args[s, q, 0])
-                a1 = torch.as_tensor(enc.args[s, q, 1])
-                x = slots[idx, a0.clamp(min=0)] * (a0 >= 0).unsqueeze(1)
-                y = slots[idx, a1.clamp(min=0)] * (a1 >= 0).unsqueeze(1)
-                b = torch.as_tensor(scene_of[q])
-                result, n_steps = _circuit(
-                    name,
-                    x,
-                    y,
-                    torch.as_tensor(enc.nargs[s, q]),
-                    concept_spikes[idx],
-                    graph,
-                    b,
-                    lay,
-                    self.max_closure_steps,
-                )
-                slots[idx, torch.as_tensor(enc.out[s, q])] = result
-                steps[q] += n_steps
-        final = slots[:, 0]
-        answers = [_read(final[q], c, lay, graph.worlds[scene_of[q]]) for q, c in enumerate(enc.compiled)]
-        neurons = enc.depth * V + F + C
-        return ReasonerOutput(answers, steps.tolist(), neurons, final)
+        compiled = [compile_program(p) for p in programs]
+        lay = Layout(graph.num_objects, graph.num_events, stack_depth(compiled))
+        closure = max(_time_ranks(w) for w in graph.worlds) + 1
+        stim = encode_programs(programs, lay, closure)
+        weights = network_weights(graph, lay)
+        thresholds = torch.tensor(lay.thresholds)
+        per_call = max(1, self.max_weight_bytes // (4 * lay.size * lay.size))
+        Q = len(programs)
+        final = torch.zeros(Q, lay.V)
+        err = torch.zeros(Q, dtype=torch.bool)
+        r_changes = torch.zeros(stim.x.shape[0], Q, dtype=torch.bool)
+        R = lay["R"]
+        for start in range(0, Q, per_call):
+            idx = slice(start, min(start + per_call, Q))
+            w = weights[torch.as_tensor(scene_of[idx])]
+            spikes = _simulate(stim.x[:, idx].contiguous(), w, thresholds)
+            final[idx] = spikes[-1, :, lay["X0"]]
+            err[idx] = spikes[:, :, lay.index("ERR")].amax(0) > 0
+            r = spikes[:, :, R]
+            r_changes[1:, idx] = (r[1:] != r[:-1]).any(-1)
+            r_changes[0, idx] = r[0].any(-1)
+        steps, answers, ill = [], [], []
+        for q, c in enumerate(compiled):
+            n = stim.literals[q]
+            for t0, tc, end in stim.windows[q]:
+                changed = torch.nonzero(r_changes[t0:end, q]).flatten()
+                settle = int(changed[changed < end - 2 - t0].max()) + 1 if len(changed) else tc - t0
+                n += settle + 2  # until R is stable, then clear and write
+            steps.append(n)
+            answers.append(_read(final[q], c, lay))
+            ill.append(c.error is not None or bool(err[q]))
+        return ReasonerOutput(answers, steps, lay.size, ill, stim.x.shape[0], final)
 
 
-@dataclass(frozen=True)
-class _Layout:
-    O: int
-    E: int
-    C: int
-
-    def split(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        O, E, C = self.O, self.E, self.C
-        return x[:, :O], x[:, O : O + E], x[:, O + E : O + E + C], x[:, O + E + C :]
-
-    def join(self, n: int, obj=None, evt=None, con=None, yn=None) -> Tensor:
-        parts = [
-            obj if obj is not None else torch.zeros(n, self.O),
-            evt if evt is not None else torch.zeros(n, self.E),
-            con if con is not None else torch.zeros(n, self.C),
-            yn if yn is not None else torch.zeros(n, 2),
-        ]
-        return torch.cat(parts, 1)
+def _time_ranks(w: World) -> int:
+    """Distinct event times of the world with the most: the longest possible chain of causes."""
+    return max(
+        [len({w.events[e].frame for e in range(len(w.events)) if w.group[e] == g}) for g in set(w.group)]
+        + [1]
+    )
 
 
-def _yes_no(evidence: Tensor) -> Tensor:
-    """yes fires on any evidence; no fires on its bias unless evidence inhibits it."""
-    yes = fire(evidence)
-    no = fire(1.0 - INHIBIT * evidence)
-    return torch.stack([yes, no], 1)
-
-
-def _circuit(
-    name: str,
-    x: Tensor,
-    y: Tensor,
-    nargs: Tensor,
-    concepts: Tensor,
-    g: SceneGraph,
-    b: Tensor,
-    lay: _Layout,
-    max_closure: int,
-) -> tuple[Tensor, int]:
-    n = x.shape[0]
-    xo, xe, _xc, xb = lay.split(x)
-    yo, ye, yc, _yb = lay.split(y)
-    J = lay.join
-    if name == "literal":
-        return J(n, con=fire(concepts)), 1
-    if name == "objects":
-        return J(n, obj=fire(g.present[b])), 1
-    if name in ("events", "unseen_events", "all_events"):
-        seen, unseen = g.world[b, 0], g.world[b, 1]
-        drive = {"events": seen, "unseen_events": unseen, "all_events": seen + unseen}[name]
-        return J(n, evt=fire(drive)), 1
-    if name == "counterfact_events":
-        return J(n, evt=fire(torch.einsum("qo,qoe->qe", xo, g.world[b, 2:]))), 1
-    if name in ("unique", "query_frame", "count"):
-        return J(n, obj=fire(xo), evt=fire(xe)), 1
-    if name == "exist":
-        return J(n, yn=_yes_no(xo.sum(1) + xe.sum(1))), 2
-    if name == "negate":
-        return J(n, yn=fire(xb.flip(1))), 1
-    if name == "belong_to":
-        both = torch.cat([fire(xo + yo, 2.0), fire(xe + ye, 2.0)], 1)
-        return J(n, yn=_yes_no(both.sum(1))), 2
-    if name in ("filter_color", "filter_material", "filter_shape"):
-        return J(n, obj=fire(xo + torch.einsum("qc,qco->qo", yc, g.attr[b]), 2.0)), 1
-    if name in ("filter_moving", "filter_stationary"):
-        with_frame = (nargs == 2).float().unsqueeze(1)
-        moving = (
-            with_frame * torch.einsum("qe,qeo->qo", ye, g.moving_at[b]) + (1 - with_frame) * g.moving_any[b]
-        )
-        if name == "filter_moving":
-            return J(n, obj=fire(xo + moving, 2.0)), 1
-        visible = (
-            with_frame * torch.einsum("qe,qeo->qo", ye, g.visible_at[b]) + (1 - with_frame) * g.present[b]
-        )
-        return J(n, obj=fire(xo + visible - INHIBIT * moving, 2.0)), 1
-    if name in ("filter_start", "filter_end", "filter_in", "filter_out", "filter_collision"):
-        kind = g.kind[b, EVENT_KINDS.index(name[7:])]
-        with_object = (nargs == 2).float().unsqueeze(1)
-        of_object = torch.einsum("qo,qoe->qe", yo, g.member[b])
-        return J(n, evt=fire(xe + kind + with_object * of_object, 2.0 + with_object)), 1
-    if name in ("filter_before", "filter_after"):
-        before = g.before[b]
-        if name == "filter_before":
-            near = torch.einsum("qj,qij->qi", ye, before)
-        else:
-            near = torch.einsum("qi,qij->qj", ye, before)
-        return J(n, evt=fire(xe + near, 2.0)), 1
-    if name == "filter_order":
-        order = yc[:, [CONCEPT_INDEX[o] for o in ORDERS]]  # which order word spiked
-        rank = order[:, 1:2]  # "second" wants one event ahead of it
-        later = order[:, 2:3]
-        ahead = (1 - later) * torch.einsum("qi,qij->qj", xe, g.before[b]) + later * torch.einsum(
-            "qj,qij->qi", xe, g.before[b]
-        )
-        at_least = fire(INHIBIT * xe + ahead, INHIBIT + rank)
-        beyond = fire(INHIBIT * xe + ahead, INHIBIT + rank + 1)
-        return J(n, evt=fire(INHIBIT * at_least - INHIBIT * beyond, INHIBIT)), 2
-    if name == "filter_ancestor":
-        causes = g.causes[b]
-        found = torch.zeros_like(ye)
-        v = torch.zeros_like(ye)
-        steps = 0
-        for steps in range(1, max_closure + 1):  # noqa: B007 - the count is read after the loop
-            # a neuron fires when it causes the target or a found ancestor; found ones hold themselves
-            drive = torch.einsum("qij,qj->qi", causes, ye + found) + INHIBIT * found
-            spikes, v = lif(drive.unsqueeze(0), v, decay=0.0, threshold=1.0 - 1e-4)
-            spikes = spikes[0]
-            if torch.equal(spikes, found):
-                break
-            found = spikes
-        return J(n, evt=fire(xe + found, 2.0)), steps + 1
-    if name == "filter_counterfact":
-        return J(n, evt=fire(xe + torch.einsum("qo,qoe->qe", yo, g.survives[b]), 2.0)), 1
-    if name in ("query_color", "query_material", "query_shape"):
-        mask = torch.zeros(lay.C)
-        mask[ATTRIBUTE_CONCEPTS[name[6:]]] = 1
-        return J(n, con=fire(torch.einsum("qo,qco->qc", xo, g.attr[b]) - INHIBIT * (1 - mask))), 1
-    if name == "query_object":
-        return J(n, obj=fire(torch.einsum("qe,qoe->qo", xe, g.member[b]))), 1
-    if name == "query_collision_partner":
-        return J(n, obj=fire(torch.einsum("qe,qoe->qo", xe, g.member[b]) - INHIBIT * yo)), 1
-    raise AssertionError(name)
-
-
-def _read(final: Tensor, compiled: Compiled, lay: _Layout, world: World) -> str:
+def _read(final: Tensor, compiled: Compiled, lay: Layout) -> str:
     if compiled.error is not None:
         return ILL_POSED
-    obj, evt, con, yn = lay.split(final.unsqueeze(0))
+    O, E, C = lay.O, lay.E, len(CONCEPTS)
+    obj, evt, con, yn = final[:O], final[O : O + E], final[O + E : O + E + C], final[O + E + C :]
     kind = compiled.out_type
     if kind == BOOL:
-        return "yes" if yn[0, 0] > 0 else "no"
+        return {(1, 0): "yes", (0, 1): "no"}.get((int(yn[0]), int(yn[1])), ILL_POSED)
     if kind == INT:
         return str(int(obj.sum() + evt.sum()))
     if kind == LIT:
         attr = compiled.instrs[-1].op[len("query_") :]
-        ids = ATTRIBUTE_CONCEPTS.get(attr, range(lay.C))
-        hit = [i for i in ids if con[0, i] > 0]
-        return CONCEPTS[hit[0] if hit else ids[0]]
-    if kind == OBJ:
-        hit = torch.nonzero(obj[0]).flatten()
-        return f"object {int(hit[0])}" if len(hit) else ILL_POSED
-    if kind in (EVT, FRAME):
-        hit = torch.nonzero(evt[0]).flatten()
-        return f"event {int(hit[0])}" if len(hit) else ILL_POSED
+        hit = [i for i in ATTRIBUTE_CONCEPTS.get(attr, range(C)) if con[i] > 0]
+        return CONCEPTS[hit[0]] if len(hit) == 1 else ILL_POSED
+    hits = torch.nonzero(obj if kind == OBJ else evt).flatten()
+    if kind in (OBJ, EVT, FRAME) and len(hits) == 1:
+        return f"{'object' if kind == OBJ else 'event'} {int(hits[0])}"
     return ILL_POSED

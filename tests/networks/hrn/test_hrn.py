@@ -8,15 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from hnn_fast.networks.hrn.construction import CONCEPT_INDEX, build_graphs, hebbian, hebbian_order
 from hnn_fast.networks.hrn.executor import ILL_POSED, ProgramError, World, compile_program, execute
 from hnn_fast.networks.hrn.questions import generate_questions, load_questions, save_questions
-from hnn_fast.networks.hrn.reasoner import (
-    CONCEPT_INDEX,
-    SpikingReasoner,
-    build_graphs,
-    hebbian,
-    hebbian_order,
-)
+from hnn_fast.networks.hrn.reasoner import SpikingReasoner
 from hnn_fast.networks.hrn.scenes import (
     NUM_FRAMES,
     Collision,
@@ -247,14 +242,16 @@ def test_reasoner_matches_executor_on_hand_scene():
     assert all(n >= len(compile_program(p).instrs) for n, p in zip(out.time_steps, programs))
 
 
-def test_reasoner_answers_ill_posed_programs_gracefully():
-    # two red objects: the executor gives up, the circuit lets both through and still answers
+def test_reasoner_flags_ill_posed_programs():
+    # two red objects: unique's single-value check fires the ERR latch; both materials then fire,
+    # so the readout has no single answer
     out = SpikingReasoner()(
         [["objects", "red", "filter_color", "unique", "query_material"], ["objects", "red", "filter_shape"]],
         [hand_scene()],
         [0, 0],
     )
-    assert out.answers[0] in ("metal", "rubber")
+    assert out.ill_posed == [True, True]
+    assert out.answers[0] == ILL_POSED
     assert out.answers[1] == ILL_POSED  # statically ill-posed: the program HU refuses it
 
 
