@@ -74,12 +74,16 @@ def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-def window_count(T: int, window: int, stride: int, drop_last: bool) -> int:
+def window_count(T, window: int, stride: int, drop_last: bool):
     """The number K of windows hu_window makes of T steps: the full windows, plus (drop_last=False) one
     zero-padded window when the last full one stops short of the end and the next one would still start
-    inside the sequence (PyTorch pooling's ceil_mode rule). csrc/hu_window.cpp holds the same rule."""
-    if window > T:
-        return 0 if drop_last or T == 0 else 1
-    full = (T - window) // stride + 1
-    partial = not drop_last and (full - 1) * stride + window < T and full * stride < T
-    return full + int(partial)
+    inside the sequence (PyTorch pooling's ceil_mode rule). csrc/hu_window.cpp holds the same rule.
+    Written without a branch on T, so that a symbolic T (torch.export with a dynamic time dimension)
+    gets a formula instead of guards on T modulo stride; an int T gives an int."""
+    full = torch.sym_max((T - window) // stride + 1, 0)
+    if drop_last:
+        return full
+    # the partial window starts at full * stride; it exists when that start is inside the sequence and
+    # the last full window (if any) ends before T
+    overhang = full * stride + max(window - stride, 0) * torch.sym_min(full, 1)
+    return full + torch.sym_min(torch.sym_max(T - overhang, 0), 1)

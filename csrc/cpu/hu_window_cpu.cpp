@@ -15,13 +15,20 @@ namespace {
 using cpu::for_each_block;
 using cpu::kBlock;
 
+// The steps of a window that can fall inside the sequence: a window longer than T (drop_last=False)
+// reads only its first T steps, so nothing is sized by the window itself.
+template <typename Params>
+int64_t steps_read(const Params& p) {
+  return std::min(p.window, p.T);
+}
+
 // The weights of a fixed kernel, computed once per call by the same function the CUDA kernels use.
 template <typename acc_t, typename Params>
 std::vector<acc_t> fixed_weights(const Params& p) {
   std::vector<acc_t> w;
   if (p.weights == nullptr) {
-    w.resize(p.window);
-    for (int64_t j = 0; j < p.window; ++j) {
+    w.resize(steps_read(p));
+    for (int64_t j = 0; j < steps_read(p); ++j) {
       w[j] = window_weight<acc_t>(p.kernel, j, p.window, static_cast<acc_t>(p.decay));
     }
   }
@@ -56,7 +63,7 @@ void hu_window_forward_kernel(const HuWindowForwardParams& p) {
   const auto* x = static_cast<const scalar_t*>(p.x);
   auto* y = static_cast<scalar_t*>(p.y);
   const std::vector<acc_t> fixed = fixed_weights<acc_t>(p);
-  for_each_block(p.K * p.window, p.N, [&](int64_t n0, int64_t nb) {
+  for_each_block(p.K * steps_read(p), p.N, [&](int64_t n0, int64_t nb) {
     acc_t sum[kBlock];
     for_each_weight_row<acc_t>(p, fixed, n0, nb, [&](int64_t i0, int64_t len, const acc_t* w) {
       const int64_t n = n0 + i0;
@@ -82,7 +89,7 @@ void hu_window_backward_kernel(const HuWindowBackwardParams& p) {
   auto* grad_x = static_cast<scalar_t*>(p.grad_x);
   auto* grad_weights = static_cast<acc_t*>(p.grad_weights);
   const std::vector<acc_t> fixed = fixed_weights<acc_t>(p);
-  for_each_block(p.T * p.window, p.N, [&](int64_t n0, int64_t nb) {
+  for_each_block(p.T * steps_read(p), p.N, [&](int64_t n0, int64_t nb) {
     acc_t sum[kBlock];
     for_each_weight_row<acc_t>(p, fixed, n0, nb, [&](int64_t i0, int64_t len, const acc_t* w) {
       const int64_t n = n0 + i0;

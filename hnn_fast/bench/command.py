@@ -14,6 +14,8 @@ DEFAULT_RESULTS = Path("benchmarks/results")
 
 def _groups(text: str) -> tuple[str, ...]:
     groups = tuple(g.strip() for g in text.split(",") if g.strip())
+    if not groups:
+        raise argparse.ArgumentTypeError(f"names no group; choose from {', '.join(GROUPS)}")
     unknown = sorted(set(groups) - set(GROUPS))
     if unknown:
         raise argparse.ArgumentTypeError(
@@ -22,13 +24,33 @@ def _groups(text: str) -> tuple[str, ...]:
     return groups
 
 
+def _threads(text: str) -> int:
+    try:
+        threads = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of threads, got {text!r}") from None
+    if threads < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {threads}")
+    return threads
+
+
 def _run(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..cli import CommandError, check_output_dir, check_output_file
     from . import report, suite
 
+    # Everything that can make the run fail or its results unsavable is checked before it starts.
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise CommandError("--device cuda: no CUDA device is available")
+    if not args.no_save:
+        check_output_dir(args.results_dir, "--results-dir")
+    if args.json:
+        check_output_file(args.json, "--json")
     overrides = {"device": args.device, "dtype": args.dtype}
-    if args.only:
+    if args.only is not None:
         overrides["only"] = args.only
-    if args.threads:
+    if args.threads is not None:
         overrides["threads"] = args.threads
     config = Config.from_preset(args.preset, **overrides)
     results = suite.run(config, progress=not args.no_progress)
@@ -42,13 +64,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
+    from ..cli import check_output_file
     from . import plot, report
 
     runs = report.load_history(args.results_dir)
     if not runs:
         print(f"no results files in {args.results_dir}", file=sys.stderr)
         return 1
-    print(plot.plot(runs, args.out or args.results_dir / "history.png"))
+    print(plot.plot(runs, check_output_file(args.out or args.results_dir / "history.png", "--out")))
     return 0
 
 
@@ -94,7 +117,7 @@ def register(subparsers) -> None:
     )
     bench.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     bench.add_argument("--dtype", choices=list(DTYPES), default="float32")
-    bench.add_argument("--threads", type=int, help="torch threads (default: torch.get_num_threads())")
+    bench.add_argument("--threads", type=_threads, help="torch threads (default: torch.get_num_threads())")
     bench.add_argument("--json", type=Path, metavar="PATH", help="also write the results to PATH")
     bench.add_argument(
         "--results-dir",

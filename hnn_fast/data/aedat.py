@@ -60,7 +60,22 @@ def read_aedat4(path: PathLike, *, decoder: Any = None) -> Aedat4Recording:
     if decoder is None:
         if not os.path.isfile(path):
             raise FileNotFoundError(f"read_aedat4: path {os.fspath(path)!r} is not a file")
-        decoder = _import_aedat().Decoder(os.fspath(path))
+        aedat = _import_aedat()
+        check_aedat4_container(path)
+        try:
+            return _read(path, aedat.Decoder(os.fspath(path)))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as e:  # the decoder's PanicException is a BaseException
+            if isinstance(e, ValueError) and str(e).startswith("read_aedat4:"):
+                raise
+            reason = " ".join(str(e).split()) or type(e).__name__
+            name = os.fspath(path)
+            raise ValueError(f"read_aedat4: {name!r} is not a valid AEDAT4 file ({reason})") from None
+    return _read(path, decoder)
+
+
+def _read(path: PathLike, decoder: Any) -> Aedat4Recording:
     streams = decoder.id_to_stream()
     event_streams = {i: s for i, s in streams.items() if s.get("type") == "events"}
     if not event_streams:
@@ -93,6 +108,66 @@ def read_aedat4(path: PathLike, *, decoder: Any = None) -> Aedat4Recording:
 
 
 _MAGIC = b"#!AER-DAT4.0\r\n"
+
+
+def check_aedat4_container(path: PathLike) -> None:
+    """Checks the framing the decoder trusts before it reads a byte: the magic, a header that fits the
+    file and whose description is UTF-8 (the decoder aborts the process on one bad byte there), and
+    packets whose sizes fit the file (a declared 4 GB header or packet is not allocated)."""
+    name = os.fspath(path)
+
+    def bad(why: str) -> ValueError:
+        return ValueError(f"read_aedat4: {name!r} is not a valid AEDAT4 file ({why})")
+
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        if f.read(len(_MAGIC)) != _MAGIC:
+            raise bad("no AEDAT4 magic line at its start")
+        (length,) = struct.unpack("<I", f.read(4).ljust(4, b"\0"))
+        start = len(_MAGIC) + 4
+        if not 8 <= length <= size - start:
+            raise bad(f"a header of {length} bytes in a file of {size}")
+        _check_description(f.read(length), bad)
+        position = start + length
+        while position < size:
+            head = f.read(8)
+            if len(head) < 8:
+                raise bad(f"a truncated packet header at byte {position}")
+            _, packet = struct.unpack("<iI", head)
+            if packet > size - position - 8:
+                raise bad(f"a packet of {packet} bytes at byte {position} runs past the end of the file")
+            f.seek(packet, os.SEEK_CUR)
+            position += 8 + packet
+
+
+def _check_description(header: bytes, bad) -> None:
+    # The IOHeader flatbuffer: root table offset; the table's vtable; field 2 the description string.
+    def u32(at: int) -> int:
+        if not 0 <= at <= len(header) - 4:
+            raise bad("a header whose offsets point outside it")
+        return struct.unpack_from("<I", header, at)[0]
+
+    table = u32(0)
+    vtable = table - struct.unpack("<i", struct.pack("<I", u32(table)))[0]
+    if not 0 <= vtable <= len(header) - 4:
+        raise bad("a header whose offsets point outside it")
+    vt_size = struct.unpack_from("<H", header, vtable)[0]
+    if vt_size <= 8 or vtable + 10 > len(header):
+        return  # no description field
+    field = struct.unpack_from("<H", header, vtable + 8)[0]
+    if field == 0:
+        return
+    at = table + field
+    string = at + u32(at)
+    length = u32(string)
+    if length > len(header) - string - 4:
+        raise bad("a header description longer than the header")
+    try:
+        header[string + 4 : string + 4 + length].decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise bad(f"a header description that is not UTF-8 ({e})") from None
+
+
 # The flatbuffers Event struct: int64 t, int16 x, int16 y, bool on, padded to 16 bytes.
 _EVENT = np.dtype(
     {

@@ -235,14 +235,36 @@ def load_event_digits(
     root = Path(root) if root is not None else default_cache_dir()
     path = root / f"event_digits_{config.key()}_n{n}.npz"
     if path.exists():
-        with np.load(path) as z:
-            return z["counts"], z["labels"]
+        return _read_cache(path, n)
     counts, labels = build_event_digits(config, np.arange(n))
     root.mkdir(parents=True, exist_ok=True)
     # Write then rename, so a concurrent reader never sees half a file.
     tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
     np.savez_compressed(tmp, counts=counts, labels=labels)
     os.replace(tmp, path)
+    return counts, labels
+
+
+def _read_cache(path: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The cached (counts, labels), read without pickles and checked; a damaged file is an error naming
+    it (delete it to rebuild)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            counts, labels = z["counts"], z["labels"]
+    except Exception as e:  # zip, zlib, EOF, missing member: all mean "damaged"
+        reason = " ".join(str(e).split()) or type(e).__name__
+        raise ValueError(f"event-digits cache {path} is damaged ({reason}); delete it to rebuild") from None
+    if (
+        counts.ndim < 2
+        or len(counts) != n
+        or labels.shape != (n,)
+        or not np.issubdtype(labels.dtype, np.integer)
+        or not ((labels >= 0) & (labels <= 9)).all()
+    ):
+        raise ValueError(
+            f"event-digits cache {path} does not hold {n} digits (counts {counts.shape}, labels "
+            f"{labels.shape} {labels.dtype}); delete it to rebuild"
+        )
     return counts, labels
 
 

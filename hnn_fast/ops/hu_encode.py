@@ -12,6 +12,8 @@ from torch import Tensor
 from .. import reference
 from ..options import DEFAULT_ENCODE_MODE, DEFAULT_NONLINEARITY, ENCODE_MODES, NONLINEARITIES, check_name
 from . import _common
+from ._checks import check_floating, check_same_device, check_sequence
+from ._common import forbid_double_backward
 
 
 def hu_encode(
@@ -51,13 +53,34 @@ def hu_encode(
     return torch.ops.hnn_fast.hu_encode(a, T, mode, nonlinearity, uniform)
 
 
-@torch.library.register_fake("hnn_fast::hu_encode")
+@_common.register_fake("hnn_fast::hu_encode")
 def _hu_encode_fake(a, T, mode, nonlinearity, uniform):
+    # The host code's checks (csrc/hu_encode.cpp).
+    check_floating(a, "a")
+    if not 0 <= T < 2**31:
+        raise ValueError(f"T (the number of steps) must be in [0, 2^31), got {T}")
+    check_name(mode, ENCODE_MODES, "mode")
+    check_name(nonlinearity, NONLINEARITIES, "nonlinearity")
+    if mode != "poisson":
+        if uniform is not None:
+            raise ValueError("uniform is used only by mode='poisson'")
+    elif uniform is None:
+        raise ValueError("mode='poisson' needs uniform, the [T, *a.shape] draws in [0, 1)")
+    else:
+        check_same_device(a, uniform=uniform)
+        check_floating(uniform, "uniform")
+        if tuple(uniform.shape) != (T, *a.shape):
+            raise ValueError(
+                f"uniform must have shape [T, *a.shape] = {[T, *a.shape]}, got {list(uniform.shape)}"
+            )
     return a.new_empty((T, *a.shape))
 
 
-@torch.library.register_fake("hnn_fast::hu_encode_backward")
+@_common.register_fake("hnn_fast::hu_encode_backward")
 def _hu_encode_backward_fake(grad_spikes, a, mode, nonlinearity):
+    check_sequence(grad_spikes, "grad_spikes")
+    check_floating(a, "a")
+    check_same_device(a, grad_spikes=grad_spikes)
     return torch.empty_like(a, memory_format=torch.contiguous_format)
 
 
@@ -74,6 +97,5 @@ def _hu_encode_backward(ctx, grad_spikes):
     return grad_a, None, None, None, None
 
 
-torch.library.register_autograd(
-    "hnn_fast::hu_encode", _hu_encode_backward, setup_context=_hu_encode_setup_context
-)
+_common.register_autograd("hnn_fast::hu_encode", _hu_encode_backward, setup_context=_hu_encode_setup_context)
+forbid_double_backward("hu_encode_backward", "hu_encode")

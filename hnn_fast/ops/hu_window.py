@@ -19,6 +19,8 @@ from ..options import (
     window_count,
 )
 from . import _common
+from ._checks import check_bool, check_decay_value, check_same_device, check_sequence
+from ._common import forbid_double_backward
 
 
 def hu_window(
@@ -43,9 +45,14 @@ def hu_window(
     (C = shape[0]), which receives a gradient. The gradient to x always flows.
     """
     window, stride, kernel_name, weights, decay_value = window_arguments(window, stride, kernel, decay)
+    check_bool(drop_last, "drop_last")
     if _common.get_backend() == "reference":
         return reference.hu_window(x, window, stride, kernel=kernel, decay=decay, drop_last=drop_last)
-    return torch.ops.hnn_fast.hu_window(x, window, stride, kernel_name, decay_value, weights, bool(drop_last))
+    return torch.ops.hnn_fast.hu_window(x, window, stride, kernel_name, decay_value, weights, drop_last)
+
+
+# The op's int arguments are int64.
+_INT64_LIMIT = 2**63
 
 
 def window_arguments(window, stride, kernel, decay) -> tuple[int, int, str, Tensor | None, float]:
@@ -60,10 +67,9 @@ def _window_stride(window, stride) -> tuple[int, int]:
         if value is not None and (not isinstance(value, numbers.Integral) or isinstance(value, bool)):
             raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     stride = window if stride is None else stride
-    if window <= 0:
-        raise ValueError(f"window must be a positive number of steps, got {window}")
-    if stride <= 0:
-        raise ValueError(f"stride must be a positive number of steps, got {stride}")
+    for name, value in (("window", window), ("stride", stride)):
+        if not 0 < value < _INT64_LIMIT:
+            raise ValueError(f"{name} must be a positive number of steps below 2^63, got {value}")
     return int(window), int(stride)
 
 
@@ -85,18 +91,50 @@ def _decay(kernel_name: str, decay) -> float:
         raise ValueError("kernel='exp' needs decay, a float in [0, 1]")
     if not isinstance(decay, numbers.Real) or isinstance(decay, bool):
         raise TypeError(f"decay must be a float, got {type(decay).__name__}")
-    if not 0.0 <= decay <= 1.0:
-        raise ValueError(f"decay must be in [0, 1], got {decay}")
+    check_decay_value(decay)
     return float(decay)
 
 
-@torch.library.register_fake("hnn_fast::hu_window")
+def _check_window_op(x, window, stride, kernel, decay, weights) -> None:
+    """The host code's checks (csrc/hu_window.cpp), for the fake kernel."""
+    check_sequence(x, "x")
+    for name, value in (("window", window), ("stride", stride)):
+        if value <= 0:
+            raise ValueError(f"{name} must be a positive number of steps, got {value}")
+    check_name(kernel, (*WINDOW_KERNELS, WEIGHTS_KERNEL), "kernel")
+    if kernel == "exp":
+        check_decay_value(decay)
+    if kernel != WEIGHTS_KERNEL:
+        if weights is not None:
+            raise ValueError("weights are given only with kernel='weights'")
+        return
+    if weights is None:
+        raise ValueError("kernel='weights' needs a weights tensor")
+    check_same_device(x, weights=weights)
+    if not weights.dtype.is_floating_point:
+        raise TypeError(f"weights must be a floating tensor, got {weights.dtype}")
+    C = x.shape[1] if x.dim() >= 2 else 1
+    shared = weights.dim() == 1 and weights.shape[0] == window
+    per_channel = weights.dim() == 2 and x.dim() >= 2 and tuple(weights.shape) == (C, window)
+    if not (shared or per_channel):
+        raise ValueError(
+            f"weights must have shape [window] = [{window}] or [C, window] = [{C}, {window}] "
+            f"(C = x.shape[1], the channels), got {list(weights.shape)}"
+        )
+
+
+@_common.register_fake("hnn_fast::hu_window")
 def _hu_window_fake(x, window, stride, kernel, decay, weights, drop_last):
+    _check_window_op(x, window, stride, kernel, decay, weights)
+    if drop_last and window > x.shape[0]:
+        raise ValueError(
+            f"window ({window}) must not exceed the length T ({x.shape[0]}) of x when drop_last=True"
+        )
     K = window_count(x.shape[0], window, stride, drop_last)
     return x.new_empty((K, *x.shape[1:]))
 
 
-@torch.library.register_fake("hnn_fast::hu_window_backward")
+@_common.register_fake("hnn_fast::hu_window_backward")
 def _hu_window_backward_fake(grad_y, x, T, window, stride, kernel, decay, weights, output_mask):
     need_x, need_weights = output_mask
     empty = grad_y.new_empty((0,))
@@ -125,6 +163,5 @@ def _hu_window_backward(ctx, grad_y):
     return (grad_x if need_x else None, None, None, None, None, grad_weights if need_weights else None, None)
 
 
-torch.library.register_autograd(
-    "hnn_fast::hu_window", _hu_window_backward, setup_context=_hu_window_setup_context
-)
+_common.register_autograd("hnn_fast::hu_window", _hu_window_backward, setup_context=_hu_window_setup_context)
+forbid_double_backward("hu_window_backward", "hu_window")

@@ -10,7 +10,8 @@ from torch import Tensor
 from .. import reference
 from ..options import DEFAULT_DECAY
 from . import _common
-from ._common import check_same_device, tensor_or_value
+from ._checks import check_neuron
+from ._common import forbid_double_backward, tensor_or_value
 
 
 def leaky_integrate(x: Tensor, v0: Tensor | None = None, *, decay: float | Tensor = DEFAULT_DECAY) -> Tensor:
@@ -25,13 +26,13 @@ def leaky_integrate(x: Tensor, v0: Tensor | None = None, *, decay: float | Tenso
     return torch.ops.hnn_fast.leaky_integrate(x, v0, decay_tensor, decay_value)
 
 
-@torch.library.register_fake("hnn_fast::leaky_integrate")
+@_common.register_fake("hnn_fast::leaky_integrate")
 def _leaky_integrate_fake(x, v0, decay, decay_value):
-    check_same_device(x, v0=v0, decay=decay)
+    check_neuron(x, v0, decay, decay_value)
     return torch.empty_like(x, memory_format=torch.contiguous_format)
 
 
-@torch.library.register_fake("hnn_fast::leaky_integrate_backward")
+@_common.register_fake("hnn_fast::leaky_integrate_backward")
 def _leaky_integrate_backward_fake(grad_v_seq, v_seq, v0, decay, decay_value, output_mask):
     empty = grad_v_seq.new_empty((0,))
     need_v0, need_decay = output_mask
@@ -59,6 +60,7 @@ def _leaky_integrate_backward(ctx, grad_v_seq):
     return grad_x, grad_v0 if need_v0 else None, grad_decay if need_decay else None, None
 
 
-torch.library.register_autograd(
+_common.register_autograd(
     "hnn_fast::leaky_integrate", _leaky_integrate_backward, setup_context=_leaky_integrate_setup_context
 )
+forbid_double_backward("leaky_integrate_backward", "leaky_integrate")

@@ -18,7 +18,8 @@ from ..options import (
     surrogate_alpha,
 )
 from . import _common
-from ._common import check_same_device, needs_grad, tensor_or_value
+from ._checks import check_bool, check_neuron
+from ._common import forbid_double_backward, needs_grad, tensor_or_value
 
 
 def lif(
@@ -43,6 +44,7 @@ def lif(
     hnn_fast.options.SURROGATE_ALPHA lists); detach_reset
     drops the gradient through the reset. Returns (spikes in x's dtype, the last membrane v_T).
     """
+    check_bool(detach_reset, "detach_reset")
     if _common.get_backend() == "reference":
         return reference.lif(
             x,
@@ -68,7 +70,7 @@ def lif(
         threshold_value,
         reset,
         float(v_reset),
-        bool(detach_reset),
+        detach_reset,
         surrogate,
         alpha,
         save_h,
@@ -76,7 +78,7 @@ def lif(
     return spikes, v_last
 
 
-@torch.library.register_fake("hnn_fast::lif")
+@_common.register_fake("hnn_fast::lif")
 def _lif_fake(
     x,
     v0,
@@ -91,14 +93,14 @@ def _lif_fake(
     alpha,
     save_h,
 ):
-    check_same_device(x, v0=v0, decay=decay, threshold=threshold)
+    check_neuron(x, v0, decay, decay_value, threshold, reset, surrogate, alpha)
     spikes = torch.empty_like(x, memory_format=torch.contiguous_format)
     v_last = x.new_empty(x.shape[1:])
     h = x.new_empty(x.shape if save_h else (0,), dtype=compute_dtype(x.dtype))
     return spikes, v_last, h
 
 
-@torch.library.register_fake("hnn_fast::lif_backward")
+@_common.register_fake("hnn_fast::lif_backward")
 def _lif_backward_fake(
     grad_spikes,
     grad_v_last,
@@ -186,4 +188,5 @@ def _lif_backward(ctx, grad_spikes, grad_v_last, _grad_h):
     )
 
 
-torch.library.register_autograd("hnn_fast::lif", _lif_backward, setup_context=_lif_setup_context)
+_common.register_autograd("hnn_fast::lif", _lif_backward, setup_context=_lif_setup_context)
+forbid_double_backward("lif_backward", "lif")

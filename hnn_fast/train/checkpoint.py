@@ -3,6 +3,7 @@ that resuming needs to continue exactly where an uninterrupted run would be."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 from pathlib import Path
@@ -12,7 +13,8 @@ import numpy as np
 import torch
 
 FORMAT = "hnn_fast.train.checkpoint"
-VERSION = 1
+# 2: a sha256 checksum of the contents (the "checksum" key).
+VERSION = 2
 _REQUIRED = (
     "experiment",
     "config",
@@ -36,10 +38,12 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
     leaves the previous checkpoint at path intact."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f"{_TMP_PREFIX % path.name}{os.getpid()}")
+    data = {"format": FORMAT, "version": VERSION, **state}
+    data["checksum"] = checksum(data)
     try:
         with open(tmp, "wb") as f:
-            torch.save({"format": FORMAT, "version": VERSION, **state}, f)
+            torch.save(data, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -47,6 +51,56 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+    _remove_stale_temporaries(path)
+
+
+# A save writes .NAME.tmp-PID first; one killed mid-write leaves that file behind.
+_TMP_PREFIX = ".%s.tmp-"
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Removes the temporary files of saves whose process no longer runs (killed mid-write)."""
+    prefix = _TMP_PREFIX % path.name
+    for tmp in path.parent.glob(f"{prefix}*"):
+        pid = tmp.name[len(prefix) :]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return pid > 0  # another user's live process, or no valid pid at all
+    return True
+
+
+def checksum(data: dict[str, Any]) -> str:
+    """sha256 of every value of data but "checksum" itself, tensors by dtype, shape and bytes: a file
+    edited after it was written (or damaged on disk in a way the zip format misses) fails to load."""
+    digest = hashlib.sha256()
+    _feed(digest, {k: v for k, v in data.items() if k != "checksum"})
+    return digest.hexdigest()
+
+
+def _feed(digest: Any, value: Any) -> None:
+    if isinstance(value, torch.Tensor):
+        t = value.detach().cpu().contiguous()
+        digest.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(value, dict):
+        digest.update(f"D{len(value)}".encode())
+        for key, item in value.items():
+            _feed(digest, key)
+            _feed(digest, item)
+    elif isinstance(value, (list, tuple)):
+        digest.update(f"L{len(value)}".encode())
+        for item in value:
+            _feed(digest, item)
+    else:
+        digest.update(f"V{type(value).__name__}:{value!r}".encode())
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -70,7 +124,17 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     missing = [key for key in _REQUIRED if key not in data]
     if missing:
         raise CheckpointError(f"checkpoint {path} is incomplete: missing {', '.join(missing)}")
+    if data.get("checksum") != checksum(data):
+        raise CheckpointError(f"checkpoint {path} fails its checksum: it was changed or damaged after saving")
+    if not isinstance(data["model"], dict) or not all(
+        torch.isfinite(t).all() for t in data["model"].values() if _is_float_tensor(t)
+    ):
+        raise CheckpointError(f"checkpoint {path} holds non-finite (NaN or inf) or malformed model weights")
     return data
+
+
+def _is_float_tensor(value: Any) -> bool:
+    return isinstance(value, torch.Tensor) and value.is_floating_point()
 
 
 def capture_rng(generator: torch.Generator) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..cli import check_output_dir
 from .checkpoint import CheckpointError
 from .config import (
     CONFIG_FORMATS,
@@ -93,6 +94,8 @@ def _run(args: argparse.Namespace) -> int:
                 )
             _show(apply_overrides(cfg, args.set))
             return 0
+        if args.out:
+            check_output_dir(args.out, "--out")
         result = train(
             exp,
             cfg,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -49,7 +50,8 @@ def param(
 class TrainConfig:
     """What every experiment's loop needs. An experiment subclasses this with its own fields."""
 
-    seed: int = param(0, "seeds Python, numpy, torch and the data order", min=0)
+    # numpy's seeds are 32-bit.
+    seed: int = param(0, "seeds Python, numpy, torch and the data order", min=0, max=2**32 - 1)
     epochs: int = param(10, "passes over the training set (ignored when max_steps > 0)", min=1)
     max_steps: int = param(0, "optimiser steps to train; 0 trains for `epochs`", min=0)
     batch_size: int = param(64, "global batch size, split evenly across data-parallel processes", min=1)
@@ -94,6 +96,8 @@ def config_from_dict(
     cls: type[C], data: Mapping[str, Any], *, base: C | None = None, source: str = "config"
 ) -> C:
     """cls built from base (or its defaults) with the keys of data replaced; unknown keys raise."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: a config must be a mapping of key: value, got {type(data).__name__}")
     _reject_unknown(cls, data.keys(), source)
     values = config_to_dict(base) if base is not None else {}
     values.update(data)
@@ -149,8 +153,8 @@ def save_config(cfg: TrainConfig, path: str | Path) -> None:
 def _reject_unknown(cls: type[TrainConfig], keys: Iterable[str], source: str) -> None:
     known = [f.name for f in dataclasses.fields(cls)]
     for key in keys:
-        if key not in known:
-            close = difflib.get_close_matches(key, known, n=1)
+        if not isinstance(key, str) or key not in known:
+            close = difflib.get_close_matches(key, known, n=1) if isinstance(key, str) else []
             hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
             raise ConfigError(f"unknown config key {key!r} in {source}{hint}")
 
@@ -177,6 +181,9 @@ def _check_type(key: str, value: Any, tp: Any) -> Any:
 def _check_bounds(key: str, value: Any, meta: Mapping[str, Any]) -> None:
     if value is None:
         return
+    # NaN compares false with every bound, and inf passes a lower one: neither is a usable setting.
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"config {key}={value!r}: must be a finite number")
     if meta.get("choices") is not None and value not in meta["choices"]:
         raise ConfigError(f"config {key}={value!r}: must be one of {', '.join(map(repr, meta['choices']))}")
     if meta.get("min") is not None and value < meta["min"]:

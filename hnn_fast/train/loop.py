@@ -9,6 +9,7 @@ the same floating-point operations as one that never stopped."""
 from __future__ import annotations
 
 import json
+import math
 import signal
 import threading
 import time
@@ -315,6 +316,7 @@ class _Run:
         self.last_train: dict[str, float] = {}
         if checkpoint is not None:
             self._restore(checkpoint)
+            self._check_position(checkpoint["world_size"])
         self.ddp = (
             DistributedDataParallel(
                 self.model,
@@ -343,13 +345,24 @@ class _Run:
                 f"checkpoint does not fit experiment {self.exp.name!r} with its config: {e}"
             ) from e
         self.step, self.epoch, self.batch_in_epoch = ckpt["step"], ckpt["epoch"], ckpt["batch_in_epoch"]
-        self.elapsed = float(ckpt.get("elapsed_s", 0.0))
-        self.last_eval = dict(ckpt.get("last_eval", {}))
+        try:
+            self.elapsed = float(ckpt.get("elapsed_s", 0.0))
+            self.last_eval = {str(k): float(v) for k, v in dict(ckpt.get("last_eval", {})).items()}
+        except (TypeError, ValueError) as e:
+            raise CheckpointError(f"checkpoint elapsed_s or last_eval is malformed ({e})") from e
         states = ckpt["processes"]
+        if not isinstance(states, list) or not all(isinstance(state, dict) for state in states):
+            raise CheckpointError("checkpoint processes: expected a list of per-process states")
         if len(states) == self.dist.world_size:
             mine = states[self.dist.rank]
-            restore_rng(mine["rng"], self.generator)
-            self.pending.load(mine["pending_metrics"], self.device)
+            try:
+                restore_rng(mine["rng"], self.generator)
+                self.pending.load(mine["pending_metrics"], self.device)
+            except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as e:
+                raise CheckpointError(
+                    f"checkpoint holds no usable random-number state for process {self.dist.rank} "
+                    f"({type(e).__name__}: {e})"
+                ) from e
         else:
             # The per-process streams cannot be mapped onto another process count; the run continues
             # correctly but no longer bit-equal to one that kept its process count.
@@ -359,6 +372,29 @@ class _Run:
                 stacklevel=2,
             )
             self._seed_process(self.step)
+
+    def _check_position(self, written_by: Any) -> None:
+        """The checkpoint's place in the run must exist in this config's schedule: a step beyond the end
+        would be reported as completed, a batch past the end of the epoch would spin on an empty epoch."""
+        position = {"step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch}
+        for name, value in position.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise CheckpointError(f"checkpoint {name}={value!r}: must be an int >= 0")
+        where = f"(step {self.step}, epoch {self.epoch}, batch {self.batch_in_epoch})"
+        if self.step > self.total_steps:
+            raise CheckpointError(
+                f"checkpoint is at step {self.step}, beyond the {self.total_steps} steps of this config; "
+                "resume with the epochs, max_steps and batch_size the run was written with, or more steps"
+            )
+        same_schedule = written_by == self.dist.world_size
+        if self.batch_in_epoch >= self.steps_per_epoch or (
+            same_schedule and self.step != self.epoch * self.steps_per_epoch + self.batch_in_epoch
+        ):
+            raise CheckpointError(
+                f"checkpoint position {where} does not fit this config's {self.steps_per_epoch} batches "
+                f"per epoch (batch_size={self.cfg.batch_size}); resume with the batch_size the run was "
+                "written with"
+            )
 
     def _prepare_out_dir(self, resumed: bool) -> None:
         if not resumed:
@@ -456,7 +492,14 @@ class _Run:
         stopped = interrupted = False
         with _StopRequest() as stop, bar:
             while self.step < self.total_steps and not stopped:
-                for batch in self._loader():
+                loader = self._loader()
+                if len(loader) == 0:
+                    # _check_position rules this out for a checkpoint; a dataset that shrank between
+                    # runs must still not turn into an endless loop.
+                    raise CheckpointError(
+                        f"no training batches left in epoch {self.epoch} at batch {self.batch_in_epoch}"
+                    )
+                for batch in loader:
                     self.ddp.train()
                     batch = _to_device(batch, self.device)
                     with self._autocast():
@@ -475,6 +518,7 @@ class _Run:
                     if self.step % cfg.log_every == 0 or self.step == self.total_steps:
                         self.last_train = self.pending.reduce(self.dist, self.device)
                         self.pending = _Means()
+                        _check_finite_loss(self.last_train, self.step)
                         self._log(
                             {
                                 "step": self.step,
@@ -555,6 +599,16 @@ class _Run:
                 f"{self.exp.name}: stopped at step {self.step}/{self.total_steps}; continue with "
                 f"`{resume_command(self.exp.name, self.out_dir)}`"
             )
+
+
+def _check_finite_loss(metrics: Mapping[str, float], step: int) -> None:
+    # A NaN or inf loss poisons the weights for good; finishing "completed" would hide it.
+    loss = metrics.get("loss")
+    if loss is not None and not math.isfinite(loss):
+        raise FloatingPointError(
+            f"the training loss is {loss} at step {step}: the run diverged (a smaller lr or a grad_clip "
+            "may help)"
+        )
 
 
 def _postfix(train: Mapping[str, float], evaluation: Mapping[str, float]) -> dict[str, str]:

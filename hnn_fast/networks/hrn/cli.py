@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ...cli import check_output_dir, check_output_file
+
 _DEFAULT_MODEL = Path(__file__).resolve().parent / "results" / "collision_hu.pt"
 
 
@@ -109,6 +111,7 @@ def _make_questions(args: argparse.Namespace) -> int:
         except ValueError:
             return _fail("hrn make-questions", f"--scene-range {args.scene_range!r}: expected FIRST-LAST")
         indices = range(first, last + 1)
+    check_output_file(args.out, "--out")
     try:
         scenes = load_default_scenes(indices, limit=args.limit, path=args.scenes)
     except SceneFormatError as exc:
@@ -147,6 +150,7 @@ def _collision_model(args: argparse.Namespace, scenes_path, log):
 def _eval(args: argparse.Namespace) -> int:
     import torch
 
+    from ... import ops
     from ...bench.machine import machine_info
     from . import evaluation as ev
     from .collision_hu import evaluate as evaluate_hu
@@ -156,10 +160,13 @@ def _eval(args: argparse.Namespace) -> int:
     from .scenes import TEST_SCENES, SceneFormatError, default_scene_file, generate_scenes, load_scenes
 
     log = print
+    out = check_output_dir(args.out, "--out")
     try:
         questions = load_questions(args.questions)
     except QuestionFormatError as exc:
         return _fail("eval hrn", f"--questions: {exc}")
+    if not questions:
+        return _fail("eval hrn", f"--questions: {args.questions} holds no question")
     wanted = sorted({q.scene_index for q in questions})
     scenes_path = args.scenes or default_scene_file()
     try:
@@ -207,6 +214,8 @@ def _eval(args: argparse.Namespace) -> int:
         results["collision_model"] = source
         held_out = f"{TEST_SCENES.start}-{TEST_SCENES.stop - 1}"
         try:
+            if scenes_path is None:  # generated scenes: there is no held-out file to read
+                raise SceneFormatError("no scene file")
             test, test_set = load_scenes(scenes_path, TEST_SCENES), f"scenes {held_out}"
         except SceneFormatError:
             test, test_set = scenes, f"the questions' videos (the scene file has no {held_out})"
@@ -227,9 +236,10 @@ def _eval(args: argparse.Namespace) -> int:
         results["executor_on_learned_collisions"] = ev.agreement(
             items, reference, ev.executor_answers(items, worlds)
         )["per_type"]
-    answers, steps = ev.reasoner_answers(items, worlds)
-    results["agreement"] = ev.agreement(items, reference, answers)
+    answers, steps, flags = ev.reasoner_answers(items, worlds)
+    results["agreement"] = ev.agreement(items, reference, answers, flags)
     results["reasoner_time_steps_mean"] = sum(steps) / len(steps)
+    results["reasoner_backend"] = ops.get_backend()
     results["reasoner_seconds"] = time.perf_counter() - t0
     for t, row in results["agreement"]["per_type"].items():
         if row.get("items"):
@@ -255,8 +265,6 @@ def _eval(args: argparse.Namespace) -> int:
     if not args.no_parallelism:
         groups = ev.parallelism_groups(scenes, generated_sizes=args.parallelism_sizes, seed=args.seed)
         results["parallelism"] = {name: ev.parallelism(g) for name, g in groups.items()}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     with open(out / "results.json", "w") as fh:
         json.dump(results, fh, indent=2)
     if not args.no_plots:
@@ -276,6 +284,7 @@ def _plots(results: dict, out: Path) -> None:
             x = [r["abnormal_collisions_per_video"] for r in curve]
             for key, label in (
                 ("reasoner", "HRN (spiking)"),
+                ("reasoner_strict", "HRN, ERR latch = no answer"),
                 ("ns_dr", "NS-DR (executor)"),
                 ("ns_dr_guess", "NS-DR-Guess"),
             ):
@@ -296,14 +305,21 @@ def _plots(results: dict, out: Path) -> None:
                 [r["time_steps_mean"] for r in rows],
                 marker="o",
                 color="C0",
-                label="SNN time steps / question",
+                label="steps to stable / question",
             )
             ax.plot(
                 x,
                 [r["reasoner_ms_per_question"] for r in rows],
                 marker="s",
                 color="C2",
-                label="CPU wall ms / question (batched)",
+                label="CPU ms / question, fused op",
+            )
+            ax.plot(
+                x,
+                [r["reference_loop_ms_per_question"] for r in rows],
+                marker="s",
+                color="C3",
+                label="CPU ms / question, reference loop",
             )
             ax.set_xlabel("objects per video")
             ax.set_ylabel("latency")

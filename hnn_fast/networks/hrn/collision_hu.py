@@ -204,8 +204,16 @@ def save_model(model: CollisionUNet, path) -> None:
     torch.save({"width": model.enc1[0].out_channels, "state_dict": model.state_dict()}, path)
 
 
+def _width(value) -> int:
+    # Bounded before the model is built: a doctored width must not allocate without limit.
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1024:
+        raise ValueError(f"width must be an int in [1, 1024], got {value!r}")
+    return value
+
+
 def load_model(path) -> CollisionUNet:
-    """A model saved by save_model, or the checkpoint (or run directory) of `hnn-fast train hrn`."""
+    """A model saved by save_model, or the checkpoint (or run directory) of `hnn-fast train hrn`.
+    ValueError naming the file when it is unreadable, of another kind or does not fit the model."""
     from pathlib import Path
 
     path = Path(path)
@@ -213,15 +221,24 @@ def load_model(path) -> CollisionUNet:
         path = path / "checkpoints" / "last.pt"
     if not path.is_file():
         raise FileNotFoundError(f"collision model {str(path)!r} does not exist")
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    if "state_dict" in state:
-        model = CollisionUNet(state["width"])
-        model.load_state_dict(state["state_dict"])
-    elif "model" in state and "config" in state:
-        model = CollisionUNet(int(state["config"].get("width", 16)))
-        model.load_state_dict(state["model"])
-    else:
-        raise ValueError(
-            f"collision model {str(path)!r}: neither a saved collision HU nor a training checkpoint"
-        )
+    try:
+        # weights_only: a model file is data; loading one must not run code it carries.
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch.load raises many types (pickle, zip, EOF, ...); all mean "unreadable"
+        reason = " ".join(str(e).split()[:30]) or type(e).__name__
+        raise ValueError(f"collision model {str(path)!r}: unreadable, not a model file ({reason})") from None
+    try:
+        if isinstance(state, dict) and "state_dict" in state:
+            model = CollisionUNet(_width(state["width"]))
+            model.load_state_dict(state["state_dict"])
+        elif isinstance(state, dict) and "model" in state and isinstance(state.get("config"), dict):
+            model = CollisionUNet(_width(state["config"].get("width", 16)))
+            model.load_state_dict(state["model"])
+        else:
+            raise ValueError("neither a saved collision HU nor a training checkpoint")
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        reason = " ".join(str(e).split()[:30]) or type(e).__name__
+        raise ValueError(f"collision model {str(path)!r}: {reason}") from None
+    if not all(torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point()):
+        raise ValueError(f"collision model {str(path)!r}: holds non-finite (NaN or inf) weights")
     return model.eval()

@@ -23,10 +23,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .executor import ILL_POSED, World, choice_answer, execute
+from .executor import BOOL, ILL_POSED, World, choice_answer, compile_program, execute
 from .scenes import Scene
 
 QUESTION_TYPES = ("descriptive", "explanatory", "predictive", "counterfactual")
+ILL_POSED_SHARE = 0.05  # chance that the generator keeps an ill-posed descriptive template
 
 
 class QuestionFormatError(ValueError):
@@ -54,8 +55,17 @@ class Question:
     def items(self) -> list[tuple[list[str], str | None]]:
         """(program, expected answer) of each scored item: the question, or each of its options."""
         if self.choices:
-            return [(c.program, c.answer) for c in self.choices]
+            return [(option_program(c.program, self.program), c.answer) for c in self.choices]
         return [(self.program, self.answer)]
+
+
+def option_program(option: list[str], question: list[str]) -> list[str]:
+    """The yes/no program of a multiple-choice option. An option that answers yes/no on its own (the
+    generator's) is complete; one in CLEVRER's official layout names an event, and is scored as NS-DR
+    scores it: the option's program, then the question's, joined by belong_to."""
+    if compile_program(option).out_type == BOOL:
+        return option
+    return [*option, *question, "belong_to"]
 
 
 # ---------------------------------------------------------------------------------- file layout
@@ -96,8 +106,12 @@ def load_questions(path: str | os.PathLike) -> list[Question]:
             data = json.load(fh)
     except FileNotFoundError:
         raise QuestionFormatError(f"questions file {str(path)!r} does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise QuestionFormatError(f"questions file {str(path)!r}: not JSON ({exc})") from None
+    except OSError as exc:  # a directory, no permission, an I/O error
+        reason = exc.strerror or exc
+        raise QuestionFormatError(f"questions file {str(path)!r}: cannot be read ({reason})") from None
+    except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8 (both ValueErrors), too deeply nested
+        reason = f"{type(exc).__name__}: {exc}"
+        raise QuestionFormatError(f"questions file {str(path)!r}: not JSON ({reason})") from None
     if not isinstance(data, list):
         raise QuestionFormatError(f"questions file {str(path)!r}: expected a list of scenes")
     out = []
@@ -123,7 +137,7 @@ def load_questions(path: str | os.PathLike) -> list[Question]:
                         choices,
                     )
                 )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise QuestionFormatError(
                 f"questions file {str(path)!r}, entry {n}: {type(exc).__name__}: {exc}"
             ) from None
@@ -299,7 +313,8 @@ class _Generator:
                     )
         rng.shuffle(templates)
         for text, program in templates:
-            if self.ok(program) is not None:
+            # a few programs the executor finds ill-posed are kept (answer "error"), scored apart
+            if self.ok(program) is not None or rng.random() < ILL_POSED_SHARE:
                 return text, program
         return None
 
@@ -418,7 +433,9 @@ def generate_questions(
             asked.add(made[0])
             if qtype == "descriptive":
                 text, program = made
-                out.append(Question(scene.scene_index, qid, text, qtype, program, gen.ok(program)))
+                out.append(
+                    Question(scene.scene_index, qid, text, qtype, program, gen.ok(program) or ILL_POSED)
+                )
             else:
                 text, program, choices = made
                 out.append(Question(scene.scene_index, qid, text, qtype, program, None, choices))

@@ -20,6 +20,7 @@ import itertools
 import json
 import os
 import re
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -166,6 +167,11 @@ def merge_collisions(collisions: Iterable[Collision], gap: int = MERGE_GAP) -> l
 # ---------------------------------------------------------------------------------------------- parsing
 
 
+# What a record of the wrong shape raises when read: a missing key, a list where a dict belongs, a
+# string or Infinity (int() of it: OverflowError) where a number belongs.
+_BAD_FIELD = (KeyError, TypeError, ValueError, AttributeError, OverflowError, IndexError)
+
+
 def parse_scene(record: dict, *, where: str = "scene") -> Scene:
     try:
         index = int(record["scene_index"])
@@ -174,7 +180,7 @@ def parse_scene(record: dict, *, where: str = "scene") -> Scene:
             for o in record["objects"]
         ]
         predictions = record["predictions"]
-    except (KeyError, TypeError, ValueError) as exc:
+    except _BAD_FIELD as exc:
         raise SceneFormatError(f"{where}: not a perceived scene ({type(exc).__name__}: {exc})") from None
     if sorted(o.id for o in objects) != list(range(len(objects))):
         raise SceneFormatError(f"{where}: object ids must be 0..{len(objects) - 1}")
@@ -210,7 +216,7 @@ def parse_scene(record: dict, *, where: str = "scene") -> Scene:
                 ids = [ident(o) for o in c["objects"]]
                 if len(ids) == 2 and None not in ids and ids[0] != ids[1]:
                     collisions.append(Collision(int(c["frame"]), tuple(sorted(ids))))
-        except (KeyError, TypeError, ValueError) as exc:
+        except _BAD_FIELD as exc:
             raise SceneFormatError(f"{where}: bad prediction ({type(exc).__name__}: {exc})") from None
         bad = ~((positions >= COORD_RANGE[0]) & (positions <= COORD_RANGE[1])).all(-1)
         positions[bad] = np.nan
@@ -231,6 +237,19 @@ def _open_text(path: Path):
     return gzip.open(path, "rt", encoding="utf-8") if gz else open(path, encoding="utf-8")
 
 
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, line) of a text or gzip file; a truncated or corrupt archive, bytes that are not
+    UTF-8 or an unreadable file is a SceneFormatError naming the file."""
+    try:
+        with _open_text(path) as fh:
+            yield from enumerate(fh, 1)
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:
+        raise SceneFormatError(
+            f"scenes file {str(path)!r}: unreadable, truncated or not UTF-8 text "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
+
+
 def iter_scenes(
     path: str | os.PathLike, indices: Iterable[int] | None = None, limit: int | None = None
 ) -> Iterator[Scene]:
@@ -240,25 +259,27 @@ def iter_scenes(
         raise SceneFormatError(f"scenes file {str(path)!r} does not exist")
     wanted = None if indices is None else set(indices)
     count = 0
-    with _open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if limit is not None and count >= limit:
-                return
-            if not line.strip():
+    for lineno, line in _lines(path):
+        if limit is not None and count >= limit:
+            return
+        if not line.strip():
+            continue
+        if wanted is not None:
+            # skip unwanted records without parsing them: the index leads each record
+            match = _INDEX_RE.search(line, 0, 64)
+            if match is not None and int(match.group(1)) not in wanted:
                 continue
-            if wanted is not None:
-                # skip unwanted records without parsing them: the index leads each record
-                match = _INDEX_RE.search(line, 0, 64)
-                if match is not None and int(match.group(1)) not in wanted:
-                    continue
-            try:
-                record = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise SceneFormatError(f"scenes file {str(path)!r} line {lineno}: not JSON ({exc})") from None
-            if wanted is not None and record.get("scene_index") not in wanted:
-                continue
-            yield parse_scene(record, where=f"scenes file {str(path)!r} line {lineno}")
-            count += 1
+        where = f"scenes file {str(path)!r} line {lineno}"
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+            raise SceneFormatError(f"{where}: not JSON ({type(exc).__name__}: {exc})") from None
+        if not isinstance(record, dict):
+            raise SceneFormatError(f"{where}: expected a JSON object, got {type(record).__name__}")
+        if wanted is not None and record.get("scene_index") not in wanted:
+            continue
+        yield parse_scene(record, where=where)
+        count += 1
 
 
 def load_scenes(
