@@ -13,9 +13,15 @@ SOURCES := $(shell find csrc -type f) CMakeLists.txt pyproject.toml
 
 build: $(INSTALLED)
 
-$(DEPS): requirements-dev.txt
+# The extras of pyproject.toml that tests need, installed by name (the editable install takes --no-deps).
+TEST_EXTRAS := interop peers
+
+$(DEPS): requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet $$($(PY) -c "import tomllib; \
+		extras = tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']; \
+		print(' '.join(p for name in '$(TEST_EXTRAS)'.split() for p in extras[name]))")
 	touch $@
 
 $(INSTALLED): $(DEPS) $(SOURCES)

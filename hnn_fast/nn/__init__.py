@@ -1,4 +1,4 @@
-"""Modules over the fused ops."""
+"""Modules over the fused ops: neurons, hybrid units, time-distributed layers, state handling."""
 
 from .hybrid_units import (
     A2SHU,
@@ -6,12 +6,17 @@ from .hybrid_units import (
     Binarize,
     Encoder,
     HybridUnit,
+    LatencyDecoder,
     LearnableSampler,
     ModulationHU,
     ScaledSigmoid,
     WindowFilter,
 )
+from .layers import TimeDistributed, time_distributed
+from .learning import fit, hu_parameters, network_parameters, set_trainable
 from .neurons import LIF, LeakyIntegrator
+from .recurrent import RecurrentLIF
+from .state import StatefulModule, detach_states, reset_states
 
 __all__ = [
     "A2SHU",
@@ -20,9 +25,20 @@ __all__ = [
     "Binarize",
     "Encoder",
     "HybridUnit",
+    "LatencyDecoder",
     "LeakyIntegrator",
     "LearnableSampler",
     "ModulationHU",
+    "RecurrentLIF",
     "ScaledSigmoid",
+    "StatefulModule",
+    "TimeDistributed",
     "WindowFilter",
+    "detach_states",
+    "fit",
+    "hu_parameters",
+    "network_parameters",
+    "reset_states",
+    "set_trainable",
+    "time_distributed",
 ]

@@ -31,6 +31,7 @@ from ..options import (
     check_name,
     surrogate_alpha,
 )
+from .state import check_bool
 
 
 def make_nonlinearity(spec: str | nn.Module | None) -> nn.Module:
@@ -276,8 +277,9 @@ class HybridUnit(nn.Module):
 
 class S2AHU(HybridUnit):
     """Spikes to values: [T, *shape] -> [K, *shape] by windows and a temporal kernel, then F.
-    A designable rate decoder is S2AHU(window=T) (the mean over all steps); learn_kernel=True and a
-    module as nonlinearity make a learnable one."""
+    A designable rate decoder is S2AHU(window=T) (the mean over all steps): K = 1, and
+    keep_window_dim=False returns [*shape] instead of [1, *shape]. learn_kernel=True and a module as
+    nonlinearity make a learnable one."""
 
     def __init__(
         self,
@@ -290,6 +292,7 @@ class S2AHU(HybridUnit):
         learn_kernel: bool = False,
         channels: int | None = None,
         nonlinearity: str | nn.Module | None = DEFAULT_NONLINEARITY,
+        keep_window_dim: bool = True,
     ):
         super().__init__(
             window=window,
@@ -301,11 +304,28 @@ class S2AHU(HybridUnit):
             channels=channels,
             nonlinearity=nonlinearity,
         )
+        self.keep_window_dim = check_bool(keep_window_dim, "keep_window_dim")
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = super().forward(x)
+        if self.keep_window_dim:
+            return y
+        if y.shape[0] != 1:
+            raise ValueError(
+                f"keep_window_dim=False drops the window dim of a single window, but {y.shape[0]} windows "
+                f"were made of {x.shape[0]} steps (window={self.window_filter.window}, "
+                f"stride={self.window_filter.stride})"
+            )
+        return y[0]
+
+    def extra_repr(self) -> str:
+        return f"keep_window_dim={self.keep_window_dim}"
 
 
 class A2SHU(HybridUnit):
     """Values to spikes: [*shape] -> [T, *shape] by F then a code: "rate", "poisson", "latency" (fused in
-    ops.hu_encode when F is named) or "learnable" (LearnableSampler)."""
+    ops.hu_encode when F is named) or "learnable" (LearnableSampler). `sampler` passes keyword
+    arguments to the LearnableSampler of mode="learnable" (param_shape, threshold, surrogate, alpha)."""
 
     def __init__(
         self,
@@ -313,7 +333,12 @@ class A2SHU(HybridUnit):
         mode: str | nn.Module = DEFAULT_ENCODE_MODE,
         *,
         nonlinearity: str | nn.Module | None = DEFAULT_NONLINEARITY,
+        sampler: dict | None = None,
     ):
+        if sampler is not None:
+            if mode != "learnable":
+                raise ValueError(f"sampler configures mode='learnable', but mode is {mode!r}")
+            mode = LearnableSampler(T, **sampler)
         super().__init__(nonlinearity=nonlinearity, discretize=mode, T=T)
 
 
@@ -352,3 +377,17 @@ class ModulationHU(HybridUnit):
 
     def extra_repr(self) -> str:
         return f"neurons={self.neurons}, scale={self.scale}, offset={self.offset}"
+
+
+class LatencyDecoder(nn.Module):
+    """The designable inverse of the latency code (A2SHU(T, "latency"), ops.hu_encode): spikes
+    [T, *shape] -> values [*shape], the first spike at step t read as 1 - t / (T - 1) (1 when T = 1),
+    no spike as 0. A value that went through the code comes back within half a step, 0.5 / (T - 1).
+    The gradient reaches the first spike of each train."""
+
+    def forward(self, spikes: Tensor) -> Tensor:
+        T = spikes.shape[0]
+        first = spikes * (spikes.cumsum(0) == 1)
+        steps = torch.arange(T, device=spikes.device, dtype=spikes.dtype)
+        values = 1 - steps / max(T - 1, 1)
+        return (first * values.view(T, *([1] * (spikes.dim() - 1)))).sum(0)

@@ -47,6 +47,6 @@ def test_cli_info():
 def test_torch_version_mismatch_is_explained():
     code = "import torch; torch.__version__ = '1.0.0'; import hnn_fast"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode != 0
+    assert result.returncode == 0  # falls back to the reference backend, with a warning
     assert f"built against torch {torch.__version__}" in result.stderr
     assert "torch 1.0.0 is installed" in result.stderr

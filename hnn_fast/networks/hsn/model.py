@@ -128,12 +128,6 @@ class WhatNet(nn.Module):
         return self.proj(x)
 
 
-def _time_distributed(layer: nn.Module, x: Tensor) -> Tensor:
-    T, B = x.shape[:2]
-    y = layer(x.reshape(T * B, *x.shape[2:]))
-    return y.reshape(T, B, *y.shape[1:])
-
-
 class WhereNet(nn.Module):
     """The SNN "where" pathway, the same geometry as WhatNet: conv + BN + fused LIF (learnable
     per-channel decay and threshold, rectangle surrogate) per layer, then a 1x1 projection read out by
@@ -182,7 +176,7 @@ class WhereNet(nn.Module):
         x = events
         for layer in self.body:
             x = self._run_layer(layer, x)
-        return self.readout(_time_distributed(self.proj, x))
+        return self.readout(hnn.time_distributed(self.proj, x))
 
     def _run_layer(self, layer: nn.Module, x: Tensor) -> Tensor:
         if isinstance(layer, hnn.LIF):
@@ -191,8 +185,8 @@ class WhereNet(nn.Module):
             y = x
             for sub in layer.body:
                 y = self._run_layer(sub, y)
-            return layer.out(y + _time_distributed(layer.short, x))
-        return _time_distributed(layer, x)
+            return layer.out(y + hnn.time_distributed(layer.short, x))
+        return hnn.time_distributed(layer, x)
 
 
 class DeltaHU(nn.Module):
