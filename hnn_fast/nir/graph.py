@@ -13,14 +13,15 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..nn import LIF, LeakyIntegrator, hybrid_units
+from ..nn import LIF, LeakyIntegrator, RecurrentLIF, hybrid_units
 from ..nn.layers import TimeDistributed
 from . import nodes
 from .hybrid import HU_CLASSES, hu_from_nir, hu_to_nir, is_hu, leads
 from .nodes import META
+from .recurrent import fold_recurrence, recurrent_to_nir
 
 DEFAULT_DT = 1e-3  # seconds per time step, Norse's default
-_NEURONS = (LIF, LeakyIntegrator)
+_NEURONS = (LIF, LeakyIntegrator, RecurrentLIF)
 _LAYERS = (nn.Linear, nn.Flatten, nn.Conv1d, nn.Conv2d, nn.AvgPool2d, nn.LPPool2d)
 _HU_TYPES = (hybrid_units.HybridUnit, hybrid_units.S2AHU, hybrid_units.A2SHU, hybrid_units.ModulationHU)
 _NEURON_NODES = (nir.LIF, nir.IF, nir.LI, nir.I)
@@ -38,6 +39,8 @@ def to_nir(module: nn.Module, sample_data: Tensor, *, dt: float = DEFAULT_DT) ->
     def convert(m: nn.Module) -> nir.NIRNode:
         full, lead = shapes[m]
         shape = tuple(full[lead:])
+        if isinstance(m, RecurrentLIF):
+            return recurrent_to_nir(m, shape, dt)
         if isinstance(m, LIF):
             return nodes.lif_to_nir(m, shape, dt)
         if isinstance(m, LeakyIntegrator):
@@ -113,8 +116,8 @@ def _mapped_leaves(module: nn.Module, mapped: tuple) -> list[nn.Module]:
         else:
             raise ValueError(
                 f"{path or 'the model'} ({type(m).__name__}) has no NIR form; hnn_fast writes LIF, "
-                f"LeakyIntegrator, hybrid units, Linear, Conv1d/2d, Flatten, AvgPool2d, LPPool2d (norm 1) "
-                f"and TimeDistributed of those"
+                f"RecurrentLIF, LeakyIntegrator, hybrid units, Linear, Conv1d/2d, Flatten, AvgPool2d, "
+                f"LPPool2d (norm 1) and TimeDistributed of those"
             )
 
     walk(module, "")
@@ -130,11 +133,13 @@ def from_nir(
     """A NIR graph (or a file nir.write wrote) as an hnn_fast model on whole sequences [T, B, ...]
     ([B, ...] where the graph starts with an A2S unit). dt: seconds per step, by default the one
     hnn_fast recorded in the graph, else DEFAULT_DT. dtype: that of the parameters made from the graph's
-    arrays (a module hnn_fast recorded comes back in its own). A chain of nodes becomes an nn.Sequential."""
+    arrays (a module hnn_fast recorded comes back in its own). A chain of nodes becomes an nn.Sequential,
+    a LIF or IF in a cycle with its own Linear or Affine a RecurrentLIF (hnn_fast.nir.recurrent)."""
     if not isinstance(graph, nir.NIRGraph):
         graph = nir.read(os.fspath(graph))
     if dt is None:
         dt = float(np.asarray((graph.metadata or {}).get(f"{META}dt", DEFAULT_DT)))
+    graph, recurrent = fold_recurrence(graph)
     order, inputs = _topological(graph)
     first = next(
         (graph.nodes[n] for n in order if is_hu(graph.nodes[n]) or isinstance(graph.nodes[n], _NEURON_NODES)),
@@ -145,24 +150,32 @@ def from_nir(
     for name in order:
         node = graph.nodes[name]
         lead_in = max((lead_of[p] for p in inputs[name]), default=lead)
-        modules[name], lead_of[name] = _module(node, dt, lead_in, dtype)
+        modules[name], lead_of[name] = _module(node, dt, lead_in, dtype, recurrent.get(name))
     return _assemble(graph, order, inputs, modules)
 
 
-def _module(node: nir.NIRNode, dt: float, lead: int, dtype: torch.dtype) -> tuple[nn.Module, int]:
+def _module(
+    node: nir.NIRNode, dt: float, lead: int, dtype: torch.dtype, recurrent: nir.NIRNode | None = None
+) -> tuple[nn.Module, int]:
     if isinstance(node, (nir.Input, nir.Output)):
         return nn.Identity(), lead
     if is_hu(node):
         unit = hu_from_nir(node)
         return unit, leads(unit)[1]
     if isinstance(node, _NEURON_NODES):
-        return nodes.neuron_from_nir(node, dt, dtype), lead
+        return nodes.neuron_from_nir(node, dt, dtype, recurrent), lead
     if isinstance(node, nir.NIRGraph):
+        node, inner_recurrent = fold_recurrence(node)
         order, inputs = _topological(node)
         inner, lead_of = {}, {}
         for name in order:
             lead_in = max((lead_of[p] for p in inputs[name]), default=lead)
-            inner[name], lead_of[name] = _module(node.nodes[name], dt, lead_in, dtype)
+            inner[name], lead_of[name] = _module(
+                node.nodes[name], dt, lead_in, dtype, inner_recurrent.get(name)
+            )
+        body = [n for n in order if not isinstance(node.nodes[n], (nir.Input, nir.Output))]
+        if len(body) == 1 and body[0] in inner_recurrent:  # the subgraph of one recurrent layer is the layer
+            return inner[body[0]], lead_of[order[-1]]
         return _assemble(node, order, inputs, inner), lead_of[order[-1]]
     if isinstance(node, nir.CubaLIF):
         raise ValueError(
@@ -189,8 +202,9 @@ def _topological(graph: nir.NIRGraph) -> tuple[list[str], dict[str, list[str]]]:
     if len(order) != len(graph.nodes):
         cycle = sorted(set(graph.nodes) - set(order))
         raise NotImplementedError(
-            f"the NIR graph has a recurrent connection (a cycle through {cycle}); hnn_fast imports "
-            f"feed-forward graphs only"
+            f"the NIR graph has a recurrent connection (a cycle through {cycle}) that is not a recurrent "
+            f"layer: hnn_fast imports a cycle only as a LIF or IF whose output returns to its own input "
+            f"through one Linear or Affine node (a RecurrentLIF)"
         )
     return order, inputs
 

@@ -9,6 +9,9 @@ Euler step per time step,  v_t = (1 - dt/tau) v_{t-1} + (dt/tau) v_leak + (dt r/
 A NIR neuron whose input gain dt r / tau is not 1 comes in with an InputGain (x * gain) before it. It
 starts at rest, v = v_leak (as Norse's do), and runs on u = v - v_leak with threshold and reset shifted
 by v_leak; an LI's output gets v_leak added back. Soft reset has no NIR form and is refused.
+A LIF or IF with a recurrent Linear or Affine node W (its spikes fed back to its input, the input
+current then I = x + W s_{t-1} + b) is a RecurrentLIF with weight[i, j] = W[j, i] gain[j], and the
+bias enters with the input: InputGain(gain, gain b) before it.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..nn import LIF, LeakyIntegrator
+from ..nn import LIF, LeakyIntegrator, RecurrentLIF
 from ..nn.layers import TimeDistributed
 
 META = "hnn_fast."  # the prefix of hnn_fast's own keys in a node's metadata
@@ -119,7 +122,14 @@ def _restore_neuron(node: nir.NIRNode) -> nn.Module | None:
         "decay": _tensor_or_float(_meta(metadata, "decay")),
         "learn_decay": bool(_meta(metadata, "learn_decay")),
     }
-    if name == "LIF":
+    state = {
+        key[len(f"{META}state.") :]: torch.from_numpy(np.array(value))
+        for key, value in metadata.items()
+        if key.startswith(f"{META}state.")
+    }
+    if name == "RecurrentLIF":
+        kwargs["features"] = state["weight"].shape[0]
+    if name in ("LIF", "RecurrentLIF"):
         kwargs.update(
             threshold=_tensor_or_float(_meta(metadata, "threshold")),
             learn_threshold=bool(_meta(metadata, "learn_threshold")),
@@ -128,12 +138,7 @@ def _restore_neuron(node: nir.NIRNode) -> nn.Module | None:
             surrogate=_meta(metadata, "surrogate"),
             alpha=float(_meta(metadata, "alpha")),
         )
-    module = {"LIF": LIF, "LeakyIntegrator": LeakyIntegrator}[name](**kwargs)
-    state = {
-        key[len(f"{META}state.") :]: torch.from_numpy(np.array(value))
-        for key, value in metadata.items()
-        if key.startswith(f"{META}state.")
-    }
+    module = {"LIF": LIF, "LeakyIntegrator": LeakyIntegrator, "RecurrentLIF": RecurrentLIF}[name](**kwargs)
     module.load_state_dict(state)
     return module
 
@@ -158,10 +163,14 @@ def _arrays(node, *names) -> list[np.ndarray]:
     return [_numpy(getattr(node, n)) for n in names]
 
 
-def neuron_from_nir(node: nir.NIRNode, dt: float, dtype: torch.dtype) -> nn.Module:
-    """nir.LIF / IF / LI / I -> the hnn_fast neuron (exactly as written when hnn_fast wrote it)."""
+def neuron_from_nir(
+    node: nir.NIRNode, dt: float, dtype: torch.dtype, recurrent: nir.NIRNode | None = None
+) -> nn.Module:
+    """nir.LIF / IF / LI / I -> the hnn_fast neuron (exactly as written when hnn_fast wrote it).
+    recurrent: the Linear or Affine node through which a LIF or IF's spikes return to its own input;
+    the neuron is then a RecurrentLIF."""
     restored = _restore_neuron(node)
-    if restored is not None and _matches(restored, node, dt):
+    if restored is not None and _matches(restored, node, dt, recurrent):
         return restored
     if isinstance(node, (nir.LIF, nir.LI)):
         tau, r, v_leak = _arrays(node, "tau", "r", "v_leak")
@@ -176,29 +185,55 @@ def neuron_from_nir(node: nir.NIRNode, dt: float, dtype: torch.dtype) -> nn.Modu
         )
     # The neuron runs on u = v - v_leak, which starts at 0 when v starts at rest (v_leak) and obeys
     # u_t = decay u_{t-1} + gain I_t: no bias term, and threshold and reset shift by v_leak.
+    bias, after = np.zeros_like(gain), None
     if isinstance(node, (nir.LIF, nir.IF)):
         v_threshold, v_reset = _arrays(node, "v_threshold", "v_reset")
         reset = _uniform(v_reset - v_leak, dtype)
         if isinstance(reset, Tensor):
             raise ValueError(f"{type(node).__name__}: hnn_fast's LIF takes one v_reset - v_leak, got several")
-        neuron = LIF(_uniform(decay, dtype), _uniform(v_threshold - v_leak, dtype), v_reset=reset)
-        after = None
+        options = (_uniform(decay, dtype), _uniform(v_threshold - v_leak, dtype))
+        if recurrent is None:
+            neuron = LIF(*options, v_reset=reset)
+        else:
+            weight, bias = _recurrent_weight(recurrent, gain, dtype)
+            neuron = RecurrentLIF(len(gain), *options, v_reset=reset)
+            neuron.weight = nn.Parameter(weight)
     else:
         neuron = LeakyIntegrator(_uniform(decay, dtype))
-        after = (
-            None
-            if np.all(v_leak == 0)
-            else InputGain(_tensor(np.ones_like(v_leak), dtype), _tensor(v_leak, dtype))
-        )
+        if not np.all(v_leak == 0):
+            after = InputGain(_tensor(np.ones_like(v_leak), dtype), _tensor(v_leak, dtype))
     before = (
-        None if np.all(gain == 1) else InputGain(_tensor(gain, dtype), _tensor(np.zeros_like(gain), dtype))
+        None
+        if np.all(gain == 1) and np.all(bias == 0)
+        else InputGain(_tensor(gain, dtype), _tensor(bias, dtype))
     )
     parts = [m for m in (before, neuron, after) if m is not None]
     return neuron if len(parts) == 1 else nn.Sequential(*parts)
 
 
-def _matches(module: nn.Module, node: nir.NIRNode, dt: float) -> bool:
+def _recurrent_weight(node: nir.NIRNode, gain: np.ndarray, dtype: torch.dtype) -> tuple[Tensor, np.ndarray]:
+    """A recurrent Linear / Affine node W [n, n] (to, from) -> RecurrentLIF's weight [from, to] with the
+    input gain of the receiving neuron, and the bias as it enters the neuron (gain b)."""
+    weight = _numpy(node.weight)
+    n = len(gain)
+    if weight.shape != (n, n):
+        raise ValueError(
+            f"the recurrent {type(node).__name__} of a layer of {n} neurons must have a weight [{n}, {n}], "
+            f"got {list(weight.shape)}"
+        )
+    bias = _numpy(node.bias) if isinstance(node, nir.Affine) else np.zeros(n)
+    return _tensor((weight * gain[:, None]).T, dtype), gain * bias
+
+
+def _matches(module: nn.Module, node: nir.NIRNode, dt: float, recurrent: nir.NIRNode | None) -> bool:
     """Whether the node still says what the recorded module would write (not edited by another tool)."""
+    if isinstance(module, RecurrentLIF) != (recurrent is not None):
+        return False
+    if recurrent is not None and not (
+        isinstance(recurrent, nir.Linear)
+        and np.array_equal(_numpy(recurrent.weight), _numpy(module.weight).T)
+    ):
+        return False
     shape = tuple(np.shape(node.v_threshold if hasattr(node, "v_threshold") else node.r))
     try:
         fresh = lif_to_nir(module, shape, dt) if isinstance(module, LIF) else li_to_nir(module, shape, dt)

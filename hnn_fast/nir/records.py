@@ -60,6 +60,10 @@ def record(module: nn.Module, prefix: str = "") -> dict:
             out[f"{prefix}none.{key}"] = True
     for key, b in module._buffers.items():
         out[f"{prefix}buffer.{key}"] = _array(b) if b is not None else np.zeros(0)
+        if b is None:  # a state at rest
+            out[f"{prefix}none.{key}"] = True
+    # the non-persistent buffers (a stateful module's state) stay out of state_dict once rebuilt
+    out[f"{prefix}transient"] = ",".join(sorted(module._non_persistent_buffers_set))
     # HDF5 lists keys sorted: the orders of parameters, buffers and children are kept explicitly
     for kind, names in (
         ("params", module._parameters),
@@ -109,7 +113,11 @@ def restore(metadata: dict, prefix: str = "") -> nn.Module:
             continue
         if kind == "attr":
             setattr(module, attr, _python(value))
-        elif kind == "none" and f"{prefix}param.{attr}" not in metadata:
+        elif (
+            kind == "none"
+            and f"{prefix}param.{attr}" not in metadata
+            and f"{prefix}buffer.{attr}" not in metadata
+        ):
             setattr(module, attr, None)
         elif kind == "tensor":
             setattr(module, attr, torch.from_numpy(np.array(value)))
@@ -122,8 +130,11 @@ def restore(metadata: dict, prefix: str = "") -> nn.Module:
         none = metadata.get(f"{prefix}none.{attr}", False)
         value = None if none else nn.Parameter(torch.from_numpy(np.array(metadata[f"{prefix}param.{attr}"])))
         module.register_parameter(attr, value)
+    transient = set(_names(metadata, f"{prefix}transient"))
     for attr in _names(metadata, f"{prefix}buffers"):
-        module.register_buffer(attr, torch.from_numpy(np.array(metadata[f"{prefix}buffer.{attr}"])))
+        none = metadata.get(f"{prefix}none.{attr}", False)
+        value = None if none else torch.from_numpy(np.array(metadata[f"{prefix}buffer.{attr}"]))
+        module.register_buffer(attr, value, persistent=attr not in transient)
     for child in _names(metadata, f"{prefix}children"):
         module.add_module(child, restore(metadata, f"{prefix}{child}{SEP}"))
     return module

@@ -41,6 +41,15 @@ def conv():
     )
 
 
+def recurrent():
+    return nn.Sequential(
+        nn.Linear(6, 7),
+        hnn.RecurrentLIF(7, 0.7, 0.9, param_shape=(7,), learn_decay=True, learn_threshold=True, v_reset=-0.1),
+        nn.Linear(7, 4),
+        hnn.RecurrentLIF(4, 1.0, 0.6, weight_scale=2.0),  # decay 1: an IF neuron with a recurrent Linear
+    )
+
+
 def hybrid():  # ANN -> A2S HU -> SNN -> S2A HU -> ANN, on [B, 6]
     return nn.Sequential(
         nn.Linear(6, 8),
@@ -66,6 +75,7 @@ MODELS = {
     "snn": (snn, (10, 3, 6)),
     "learned": (learned, (12, 3, 6)),
     "conv": (conv, (6, 2, 2, 8, 8)),
+    "recurrent": (recurrent, (15, 3, 6)),
     "hybrid": (hybrid, (3, 6)),
     "learnable-hybrid": (learnable_hybrid, (3, 6)),
 }
@@ -119,11 +129,14 @@ def test_neuron_mapping():
     np.testing.assert_allclose(integrate.nodes["_1"].r, np.full(4, 1 / dt))
 
 
-def euler_lif(x, tau, r, v_leak, v_th, v_reset, dt, leaky=True):
-    """NIR's LIF, one forward Euler step per time step, from rest (v = v_leak), in float64."""
+def euler_lif(x, tau, r, v_leak, v_th, v_reset, dt, leaky=True, w_rec=None, b_rec=0.0):
+    """NIR's LIF, one forward Euler step per time step, from rest (v = v_leak), in float64; w_rec [n, n]
+    (to, from) and b_rec: a recurrent Affine, its input the spikes of the step before."""
     v, spikes = np.broadcast_to(v_leak, x.shape[1:]).copy(), []
+    s = np.zeros(x.shape[1:])
     for t in range(x.shape[0]):
-        v = v + dt / tau * (v_leak - v + r * x[t]) if leaky else v + dt * r * x[t]
+        current = x[t] if w_rec is None else x[t] + s @ w_rec.T + b_rec
+        v = v + dt / tau * (v_leak - v + r * current) if leaky else v + dt * r * current
         s = (v >= v_th).astype(np.float64)
         v = np.where(s > 0, v_reset, v)
         spikes.append(s)
@@ -182,20 +195,111 @@ def test_branches_are_summed():
         assert_equal("branches", model(x), hnn.LIF(0.5, 1.0)(3 * x))
 
 
-def test_recurrent_graph_is_refused():
-    lif = unit_lif(2)
-    graph = nir.NIRGraph(
-        nodes={
-            "input": nir.Input({"input": np.array([2])}),
-            "lif": lif,
-            "w": nir.Linear(np.eye(2)),
-            "output": nir.Output({"output": np.array([2])}),
-        },
-        edges=[("input", "lif"), ("lif", "w"), ("w", "lif"), ("lif", "output")],
-        type_check=False,
+def rsnn_nodes(n, rng, neuron, dt):
+    """A recurrent layer as another tool writes it: per-neuron tau and r, a leak potential, an Affine
+    feeding the spikes back."""
+    tau, r = rng.uniform(2e-3, 2e-2, n), rng.uniform(0.5, 3.0, n)
+    fields = {"v_threshold": rng.uniform(0.5, 1.0, n), "v_reset": np.full(n, 0.05)}
+    if neuron is nir.LIF:
+        lif = nir.LIF(tau=tau, r=r, v_leak=np.full(n, 0.15), **fields)
+    else:
+        lif = nir.IF(r=r / dt, **fields)
+    w_rec = nir.Affine(weight=rng.normal(0, 0.6, (n, n)), bias=rng.uniform(-0.2, 0.2, n))
+    return lif, w_rec
+
+
+@pytest.mark.parametrize("neuron", [nir.LIF, nir.IF])
+@pytest.mark.parametrize("form", ["subgraph", "inline"])
+def test_foreign_recurrent_layer(neuron, form, tmp_path):
+    """A LIF or IF whose spikes return to it through its own Affine is a RecurrentLIF, whether the cycle
+    is a subgraph (NIR's RSNN, snnTorch's RLeaky) or written into the graph itself (snnTorch's older
+    exporter), with the NIR dynamics: the recurrent input uses the spikes of the step before."""
+    rng = np.random.default_rng(1)
+    n, dt = 5, 1e-3
+    lif, w_rec = rsnn_nodes(n, rng, neuron, dt)
+    w_in = rng.uniform(0, 1, (n, 3))
+    cycle = [("lif", "w_rec"), ("w_rec", "lif")]
+    io = {"input": nir.Input({"input": np.array([3])}), "output": nir.Output({"output": np.array([n])})}
+    if form == "subgraph":
+        layer = nir.NIRGraph(
+            nodes={
+                "input": nir.Input({"input": np.array([n])}),
+                "lif": lif,
+                "w_rec": w_rec,
+                "output": nir.Output({"output": np.array([n])}),
+            },
+            edges=[("input", "lif"), *cycle, ("lif", "output")],
+            type_check=False,
+        )
+        nodes, edges = {"w_in": nir.Linear(w_in), "layer": layer}, [("w_in", "layer")]
+        edges += [("input", "w_in"), ("layer", "output")]
+    else:
+        nodes = {"w_in": nir.Linear(w_in), "lif": lif, "w_rec": w_rec}
+        edges = [("input", "w_in"), ("w_in", "lif"), *cycle, ("lif", "output")]
+    nir.write(tmp_path / "rsnn.nir", nir.NIRGraph(nodes={**io, **nodes}, edges=edges, type_check=False))
+    model = from_nir(tmp_path / "rsnn.nir", dt=dt, dtype=torch.float64)
+    gain, layer = model[1]
+    assert isinstance(gain, InputGain) and type(layer) is hnn.RecurrentLIF and len(model) == 2
+    x = rng.uniform(0, 2, (50, 3, 3))
+    with torch.no_grad():
+        spikes = model(torch.from_numpy(x)).numpy()
+    leak = (lif.tau, lif.r, lif.v_leak) if neuron is nir.LIF else (1.0, lif.r, np.zeros(n))
+    expected = euler_lif(
+        x @ w_in.T, *leak, lif.v_threshold, lif.v_reset, dt, neuron is nir.LIF, w_rec.weight, w_rec.bias
     )
-    with pytest.raises(NotImplementedError, match="recurrent connection"):
-        from_nir(graph)
+    assert 20 < spikes.sum() < spikes.size - 20
+    np.testing.assert_array_equal(spikes, expected)
+
+
+def test_other_cycles_are_refused():
+    lif = unit_lif(2)
+    io = {"input": nir.Input({"input": np.array([2])}), "output": nir.Output({"output": np.array([2])})}
+    li = nir.LI(tau=np.full(2, 2e-3), r=np.full(2, 2.0), v_leak=np.zeros(2))
+    cycles = {  # a leaky integrator does not spike; a loop through two layers is not one recurrent layer
+        "LI": (
+            {"li": li, "w": nir.Linear(np.eye(2))},
+            [("input", "li"), ("li", "w"), ("w", "li"), ("li", "output")],
+        ),
+        "two layers": (
+            {"lif": lif, "a": nir.Linear(np.eye(2)), "li": li, "b": nir.Linear(np.eye(2))},
+            [("input", "lif"), ("lif", "a"), ("a", "li"), ("li", "b"), ("b", "lif"), ("lif", "output")],
+        ),
+    }
+    for nodes, edges in cycles.values():
+        graph = nir.NIRGraph(nodes={**io, **nodes}, edges=edges, type_check=False)
+        with pytest.raises(NotImplementedError, match=r"recurrent connection .* not a recurrent layer"):
+            from_nir(graph)
+    with pytest.raises(
+        ValueError, match=r"recurrent Linear of a layer of 2 neurons must have a weight \[2, 2\]"
+    ):
+        from_nir(
+            nir.NIRGraph(
+                nodes={**io, "lif": lif, "w": nir.Linear(np.ones((2, 3)))},
+                edges=[("input", "lif"), ("lif", "w"), ("w", "lif"), ("lif", "output")],
+                type_check=False,
+            )
+        )
+    with pytest.raises(ValueError, match=r"RecurrentLIF\(4\) exports to NIR on inputs \[T, B, 4\]"):
+        to_nir(hnn.RecurrentLIF(4), torch.rand(3, 2, 5, 4))
+
+
+def test_recurrent_layer_written_as_nir_rsnn():
+    """The layer is a subgraph LIF -> Linear -> LIF with NIR's [to, from] weight, as snnTorch writes its
+    RLeaky, and keeps its exact state when a tool leaves the graph as it was."""
+    torch.manual_seed(0)
+    layer = hnn.RecurrentLIF(4, 0.75, 0.8)
+    graph = to_nir(nn.Sequential(nn.Linear(3, 4), layer), torch.rand(5, 2, 3))
+    sub = graph.nodes["_1"]
+    assert set(sub.edges) == {("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")}
+    assert isinstance(sub.nodes["lif"], nir.LIF) and isinstance(sub.nodes["w_rec"], nir.Linear)
+    np.testing.assert_array_equal(sub.nodes["w_rec"].weight, layer.weight.detach().numpy().T)
+    restored = from_nir(graph)[1]
+    assert type(restored) is hnn.RecurrentLIF and restored.features == 4
+    assert_equal("recorded weight", restored.weight, layer.weight)
+    # an edited recurrent weight is read from the graph, not from the record
+    sub.nodes["w_rec"].weight = sub.nodes["w_rec"].weight * 2
+    edited = from_nir(graph)[1]
+    assert_equal("edited weight", edited.weight, 2 * layer.weight.detach())
 
 
 def test_what_nir_cannot_hold_is_refused():

@@ -21,6 +21,7 @@ MODELS = {
     "soft-learned": lambda: nn.Sequential(
         nn.Linear(6, 9), hnn.LIF(0.5, 1.1, param_shape=(9,), learn_decay=True, reset="soft")
     ),
+    "recurrent": lambda: nn.Sequential(nn.Linear(6, 9), hnn.RecurrentLIF(9, 0.8, 0.7), nn.Linear(9, 4)),
     "hybrid": lambda: nn.Sequential(  # ANN -> A2S HU -> SNN -> S2A HU -> ANN on [B, 6]
         nn.Linear(6, 8),
         hnn.A2SHU(12, "rate", nonlinearity="sigmoid"),
@@ -30,7 +31,7 @@ MODELS = {
         nn.Linear(8, 3),
     ),
 }
-INPUTS = {"snn": (10, 3, 6), "soft-learned": (10, 3, 6), "hybrid": (3, 6)}
+INPUTS = {"snn": (10, 3, 6), "soft-learned": (10, 3, 6), "recurrent": (10, 3, 6), "hybrid": (3, 6)}
 
 
 @pytest.mark.parametrize("name", list(MODELS))

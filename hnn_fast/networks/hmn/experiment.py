@@ -35,7 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
 from ...options import SURROGATE_ALPHA
 from ...train.checkpoint import load_checkpoint, save_checkpoint
@@ -72,6 +72,9 @@ WITH_EWC = ("ewc", "hmn+ewc")
 BACKBONE = {"hmn": "ann", "hmn+ewc": "ann", "ann-only": "ann", "snn-only": "spiking"}
 # The phase directories of a run: stage 1 of each backbone, then <method>/task_NN.
 STAGE1_DIRS = {"ann": "stage1", "spiking": "stage1-snn"}
+DATASETS = ("event-digits", "nmnist")
+# N-MNIST binned into as many event bins as event-digits has, so that time_bins means the same for both.
+NMNIST_BINS = 10
 
 
 def _task_dir(method: str, k: int) -> str:
@@ -109,7 +112,19 @@ class HMNConfig(TrainConfig):
         0, "training samples per task (the same digits under each permutation); 0: all", min=0
     )
     test_per_task: int = param(0, "test samples per task; 0: all", min=0)
-    data_limit: int = param(0, "build event-digits from only the first N of the 1,797 digits; 0: all", min=0)
+    data_limit: int = param(
+        0,
+        "build event-digits from only the first N of the 1,797 digits (nmnist: N recordings of each "
+        "split); 0: all",
+        min=0,
+    )
+    dataset: str = param(
+        "event-digits",
+        "event-digits (generated here) or nmnist (tonic.datasets.NMNIST read from nmnist_root, binned by "
+        "hnn_fast.data.TonicFrames)",
+        choices=DATASETS,
+    )
+    nmnist_root: str = param("", "dataset=nmnist: the directory tonic.datasets.NMNIST reads (its save_to)")
     hidden: int = param(152, "neurons per hidden layer of the spiking branch (2312-H-H-10)", min=1)
     backbone_hidden: int = param(512, "width of the two ANN backbone layers (2312-W-W)", min=1)
     decay: float = param(0.8, "membrane decay of the branch's LIF neurons", min=0, max=1)
@@ -169,7 +184,6 @@ class _Data:
     """Event-digits binned to `time_bins`, and the permuted tasks; permutation happens per item."""
 
     def __init__(self, cfg: HMNConfig):
-        from ...data import EventDigits
         from .data import PermutedTaskGroups
 
         if cfg.test_groups >= cfg.groups:
@@ -177,8 +191,7 @@ class _Data:
                 f"config test_groups={cfg.test_groups}: must be < groups ({cfg.groups}), so that "
                 f"stage 1 has groups of its own"
             )
-        limit = cfg.data_limit or None
-        train, test = EventDigits(True, limit=limit), EventDigits(False, limit=limit)
+        train, test = _event_sets(cfg, cfg.data_limit or None)
         self.x_train, self.y_train = self._bin(train.data, cfg, cfg.train_per_task), train.targets
         self.x_test, self.y_test = self._bin(test.data, cfg, cfg.test_per_task), test.targets
         self.y_train, self.y_test = self.y_train[: len(self.x_train)], self.y_test[: len(self.x_test)]
@@ -203,6 +216,31 @@ class _Data:
         if per_task:
             data = data[:per_task]
         return data.reshape(len(data), cfg.time_bins, bins // cfg.time_bins, N_INPUTS).sum(2)
+
+
+def _event_sets(cfg: HMNConfig, limit: int | None) -> tuple[Dataset, Dataset]:
+    """The training and test sets: `data` [N, 10, 2, 34, 34] event bins, `targets` [N] labels."""
+    from ...data import EventDigits, TonicFrames
+
+    if cfg.dataset == "event-digits":
+        return EventDigits(True, limit=limit), EventDigits(False, limit=limit)
+    if not cfg.nmnist_root:
+        raise ConfigError("config dataset=nmnist: set nmnist_root to the directory of tonic's NMNIST files")
+    try:
+        import tonic
+    except ImportError as e:
+        raise ConfigError("config dataset=nmnist needs tonic (the interop extra)") from e
+    sets = []
+    for is_train in (True, False):
+        events = tonic.datasets.NMNIST(cfg.nmnist_root, train=is_train)
+        if tuple(events.sensor_size) != (34, 34, 2):
+            raise ConfigError(f"dataset=nmnist: sensor_size must be (34, 34, 2), got {events.sensor_size}")
+        # tonic lists the recordings class by class: in a fixed shuffled order every prefix (data_limit,
+        # train_per_task) holds every class.
+        order = np.random.default_rng(0).permutation(len(events))[:limit]
+        subset = Subset(events, order.tolist())
+        sets.append(TonicFrames(subset, NMNIST_BINS, sensor_size=events.sensor_size))
+    return sets[0], sets[1]
 
 
 class _Stage1Set(Dataset):
