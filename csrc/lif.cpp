@@ -69,10 +69,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> lif(const at::Tensor& x, const st
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> lif_backward(
-    const at::Tensor& grad_spikes, const at::Tensor& grad_v_last, const at::Tensor& h,
-    const std::optional<at::Tensor>& v0, const std::optional<at::Tensor>& decay, double decay_value,
-    const std::optional<at::Tensor>& threshold, double threshold_value, c10::string_view reset,
-    double v_reset, bool detach_reset, c10::string_view surrogate, double alpha,
+    const at::Tensor& grad_spikes, const at::Tensor& grad_v_last, const std::optional<at::Tensor>& grad_h,
+    const at::Tensor& h, const std::optional<at::Tensor>& v0, const std::optional<at::Tensor>& decay,
+    double decay_value, const std::optional<at::Tensor>& threshold, double threshold_value,
+    c10::string_view reset, double v_reset, bool detach_reset, c10::string_view surrogate, double alpha,
     std::array<bool, 3> output_mask) {
   check_sequence(grad_spikes, "grad_spikes");
   TORCH_CHECK_VALUE(h.sizes() == grad_spikes.sizes(), "h must have the shape of grad_spikes ",
@@ -86,6 +86,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> lif_backward(
   check_same_device(x, grad_v_last, "grad_v_last");
   const at::Tensor gv_last = grad_v_last.to(acc).expand(x.sizes().slice(1)).contiguous();
   const at::Tensor h_c = h.contiguous();
+  if (grad_h.has_value()) {
+    check_same_device(x, *grad_h, "grad_h");
+    TORCH_CHECK_VALUE(grad_h->sizes() == grad_spikes.sizes(), "grad_h must have the shape of grad_spikes ",
+                      grad_spikes.sizes(), ", got ", grad_h->sizes());
+  }
+  const at::Tensor gh = grad_h.has_value() ? grad_h->to(acc).contiguous() : at::Tensor();
   const at::Tensor v0_buf = initial_state_buffer(v0, x);
   const at::Tensor decay_buf = per_neuron_buffer(decay, "decay", x);
   const ThresholdBuffer th = threshold_buffer(threshold, x);
@@ -107,6 +113,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> lif_backward(
   p.grad_spikes = gs.const_data_ptr();
   p.grad_v_last = gv_last.const_data_ptr();
   p.h = h_c.const_data_ptr();
+  p.grad_h = data_or_null(gh);
   p.neuron = neuron_params(v0_buf, decay_buf, decay_value, th, threshold_value, reset, v_reset);
   p.detach_reset = detach_reset;
   p.surrogate = parse_surrogate(surrogate);
@@ -130,13 +137,14 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> lif_backward(
     if (need_threshold) grad_threshold.zero_();
   }
 
-  const auto empty = at::empty({0}, x.options());
+  // One empty tensor per unwanted gradient: outputs of a functional op must not alias each other.
+  const auto empty = [&] { return at::empty({0}, x.options()); };
   const auto neuron_shape = x.sizes().slice(1);
-  return {grad_x, need_v0 ? grad_v0.view(neuron_shape).to(v0->scalar_type()) : empty,
-          need_decay ? reduce_to_param(grad_decay.view(neuron_shape), *decay) : empty,
+  return {grad_x, need_v0 ? grad_v0.view(neuron_shape).to(v0->scalar_type()) : empty(),
+          need_decay ? reduce_to_param(grad_decay.view(neuron_shape), *decay) : empty(),
           need_threshold
               ? reduce_to_param(grad_threshold.view(th.per_step ? x.sizes() : neuron_shape), *threshold)
-              : empty};
+              : empty()};
 }
 
 }  // namespace

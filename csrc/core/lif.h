@@ -41,14 +41,15 @@ HNN_HOST_DEVICE acc_t lif_membrane(acc_t h, acc_t threshold, acc_t v_reset) {
 }
 
 // Backward of one step. Inputs: the saved charge h_t, theta_t, the surrogate g(h_t - theta_t), the
-// gradient reaching s_t from outside (grad_s) and the gradient reaching v_t from step t+1 (grad_v).
+// gradient reaching s_t from outside (grad_s), the gradient reaching v_t from step t+1 (grad_v) and
+// the gradient reaching h_t from outside (grad_h_out: a loss on the returned membrane sequence).
 // Outputs: dL/dh_t (which is dL/dx_t, and times decay is dL/dv_{t-1}) and dL/dtheta_t.
 // reset_path is 1, or 0 to drop the path s_t -> v_t (the reset term: detach_reset, as in
 // SpikingJelly). A multiplier rather than a bool keeps the CPU loops branch-free, so they vectorise.
 template <Reset R, typename acc_t>
 HNN_HOST_DEVICE void lif_step_backward(acc_t h, acc_t threshold, acc_t surrogate, acc_t v_reset,
-                                       acc_t reset_path, acc_t grad_s, acc_t grad_v, acc_t& grad_h,
-                                       acc_t& grad_threshold) {
+                                       acc_t reset_path, acc_t grad_s, acc_t grad_v, acc_t grad_h_out,
+                                       acc_t& grad_h, acc_t& grad_threshold) {
   const acc_t s = lif_fire(h, threshold);
   acc_t dv_dh, dv_ds, dv_dthreshold;
   if constexpr (R == Reset::Hard) {
@@ -61,8 +62,17 @@ HNN_HOST_DEVICE void lif_step_backward(acc_t h, acc_t threshold, acc_t surrogate
     dv_dthreshold = -s;
   }
   const acc_t grad_spike = grad_s + reset_path * grad_v * dv_ds;
-  grad_h = grad_v * dv_dh + grad_spike * surrogate;
+  grad_h = grad_v * dv_dh + grad_spike * surrogate + grad_h_out;
   grad_threshold = grad_v * dv_dthreshold - grad_spike * surrogate;
+}
+
+// The step backward when nothing outside reads h_t (the recurrent LIF returns no membrane).
+template <Reset R, typename acc_t>
+HNN_HOST_DEVICE void lif_step_backward(acc_t h, acc_t threshold, acc_t surrogate, acc_t v_reset,
+                                       acc_t reset_path, acc_t grad_s, acc_t grad_v, acc_t& grad_h,
+                                       acc_t& grad_threshold) {
+  lif_step_backward<R>(h, threshold, surrogate, v_reset, reset_path, grad_s, grad_v, acc_t(0), grad_h,
+                       grad_threshold);
 }
 
 }  // namespace hnn_fast

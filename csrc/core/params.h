@@ -40,6 +40,7 @@ struct LifBackwardParams {
   const void* grad_spikes = nullptr;  // [T, N], input dtype
   const void* grad_v_last = nullptr;  // acc [N]
   const void* h = nullptr;            // acc [T, N]
+  const void* grad_h = nullptr;       // acc [T, N], or null when nothing outside reads h
   LifNeuron neuron;
   bool detach_reset = false;
   Surrogate surrogate = Surrogate::Rectangle;

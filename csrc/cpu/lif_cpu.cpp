@@ -63,19 +63,17 @@ void lif_forward_kernel(const LifForwardParams& p) {
 // kParamGrads: whether decay or threshold gradients are wanted; without them the row skips three
 // accumulations, a third of its work.
 template <typename scalar_t, typename acc_t, Reset R, Surrogate S, bool kParamGrads>
-HNN_CPU_MULTIVERSION void lif_backward_row(const acc_t* __restrict__ h, const acc_t* __restrict__ threshold,
-                                           const scalar_t* __restrict__ grad_s,
-                                           const acc_t* __restrict__ decay, const acc_t* __restrict__ v_prev,
-                                           acc_t v_reset, acc_t alpha, acc_t reset_path,
-                                           acc_t* __restrict__ grad_v, acc_t* __restrict__ grad_decay,
-                                           acc_t* __restrict__ grad_threshold_sum,
-                                           acc_t* __restrict__ grad_threshold, scalar_t* __restrict__ grad_x,
-                                           int64_t nb) {
+HNN_CPU_MULTIVERSION void lif_backward_row(
+    const acc_t* __restrict__ h, const acc_t* __restrict__ threshold, const scalar_t* __restrict__ grad_s,
+    const acc_t* __restrict__ grad_h_out, const acc_t* __restrict__ decay, const acc_t* __restrict__ v_prev,
+    acc_t v_reset, acc_t alpha, acc_t reset_path, acc_t* __restrict__ grad_v, acc_t* __restrict__ grad_decay,
+    acc_t* __restrict__ grad_threshold_sum, acc_t* __restrict__ grad_threshold, scalar_t* __restrict__ grad_x,
+    int64_t nb) {
   for (int64_t j = 0; j < nb; ++j) {
     const acc_t surrogate = surrogate_grad<S>(h[j] - threshold[j], alpha);
     acc_t gh, gth;
     lif_step_backward<R>(h[j], threshold[j], surrogate, v_reset, reset_path, static_cast<acc_t>(grad_s[j]),
-                         grad_v[j], gh, gth);
+                         grad_v[j], grad_h_out[j], gh, gth);
     grad_x[j] = static_cast<scalar_t>(gh);
     if constexpr (kParamGrads) {
       grad_decay[j] += gh * v_prev[j];
@@ -97,6 +95,7 @@ void lif_backward_kernel(const LifBackwardParams& p) {
   using acc_t = at::opmath_type<scalar_t>;
   const auto* grad_spikes = static_cast<const scalar_t*>(p.grad_spikes);
   const auto* h = static_cast<const acc_t*>(p.h);
+  const auto* grad_h = static_cast<const acc_t*>(p.grad_h);
   auto* grad_x = static_cast<scalar_t*>(p.grad_x);
   auto* grad_v0 = static_cast<acc_t*>(p.grad_v0);
   auto* grad_decay = static_cast<acc_t*>(p.grad_decay);
@@ -112,6 +111,9 @@ void lif_backward_kernel(const LifBackwardParams& p) {
   for_each_block(T, N, [=, &p](int64_t n0, int64_t nb) {
     acc_t grad_v[kBlock], decay[kBlock], threshold[kBlock], v_prev[kBlock];
     acc_t grad_decay_acc[kBlock], grad_threshold_acc[kBlock], grad_threshold_scratch[kBlock];
+    // Without a gradient on h the rows read zeros, which keeps one loop body for both cases.
+    acc_t no_grad_h[kBlock];
+    if (grad_h == nullptr) std::fill_n(no_grad_h, nb, acc_t(0));
     load_block(grad_v, p.grad_v_last, 0.0, n0, nb);
     load_block(decay, p.neuron.decay, p.neuron.decay_value, n0, nb);
     if (threshold_steps == nullptr)
@@ -136,8 +138,9 @@ void lif_backward_kernel(const LifBackwardParams& p) {
                                                                                : grad_threshold_scratch;
       const auto row = param_grads ? lif_backward_row<scalar_t, acc_t, R, S, true>
                                    : lif_backward_row<scalar_t, acc_t, R, S, false>;
-      row(h + t * N + n0, threshold_at(t), grad_spikes + t * N + n0, decay, v_prev, v_reset, alpha,
-          reset_path, grad_v, grad_decay_acc, grad_threshold_acc, gth_row, grad_x + t * N + n0, nb);
+      row(h + t * N + n0, threshold_at(t), grad_spikes + t * N + n0,
+          grad_h != nullptr ? grad_h + t * N + n0 : no_grad_h, decay, v_prev, v_reset, alpha, reset_path,
+          grad_v, grad_decay_acc, grad_threshold_acc, gth_row, grad_x + t * N + n0, nb);
     }
     std::copy_n(grad_v, nb, grad_v0 + n0);
     if (grad_decay != nullptr) std::copy_n(grad_decay_acc, nb, grad_decay + n0);

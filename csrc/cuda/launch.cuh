@@ -1,28 +1,36 @@
 #pragma once
 
-// Launch helpers shared by the CUDA kernels: one thread per neuron, the time loop inside the thread,
-// the membrane in registers. Neurons are contiguous, so every step's loads and stores coalesce.
+// The one CUDA-only piece of every kernel: the launch. A kernel is a per-thread body (csrc/grid/), run
+// by every thread of the grid grid::blocks_for gives; the host harness (grid/harness.cpp) runs the same
+// bodies over the same grid on the CPU. One thread per neuron, the time loop inside the thread, the
+// membrane in registers; neurons are contiguous, so every step's loads and stores coalesce.
 
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAStream.h>
 
-#include <algorithm>
-#include <cstdint>
+#include "../grid/grid.h"
 
 namespace hnn_fast::cuda {
 
-constexpr int kThreads = 256;
-
-inline int blocks_for(int64_t n) {
-  return static_cast<int>(std::min<int64_t>((n + kThreads - 1) / kThreads, int64_t{1} << 20));
+template <typename Thread>
+__global__ void run_thread(const typename Thread::Params p) {
+  Thread::run(p, grid::first_index(blockIdx.x, blockDim.x, threadIdx.x),
+              grid::thread_count(gridDim.x, blockDim.x));
 }
 
-inline cudaStream_t current_stream() { return c10::cuda::getCurrentCUDAStream().stream(); }
+// Launches the body on the current stream over the neurons of p.
+template <typename Thread>
+void launch(const typename Thread::Params& p) {
+  run_thread<Thread>
+      <<<grid::blocks_for(Thread::count(p)), grid::kThreads, 0, c10::cuda::getCurrentCUDAStream().stream()>>>(
+          p);
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
 
-// A per-neuron value: the buffer's entry, or the scalar when there is no buffer.
-template <typename acc_t>
-__device__ __forceinline__ acc_t neuron_value(const void* buffer, double value, int64_t n) {
-  return buffer != nullptr ? static_cast<const acc_t*>(buffer)[n] : static_cast<acc_t>(value);
+// What grid::dispatch calls with the body it picked: its launch over p.
+template <typename Params>
+auto launcher(const Params& p) {
+  return [&p]<typename Thread>() { launch<Thread>(p); };
 }
 
 }  // namespace hnn_fast::cuda

@@ -16,7 +16,7 @@ from .layers import TimeDistributed, time_distributed
 from .learning import fit, hu_parameters, network_parameters, set_trainable
 from .neurons import LIF, LeakyIntegrator
 from .recurrent import RecurrentLIF
-from .state import StatefulModule, detach_states, reset_states
+from .state import StatefulModule, ddp_ignore_states, detach_states, reset_states
 
 __all__ = [
     "A2SHU",
@@ -34,6 +34,7 @@ __all__ = [
     "StatefulModule",
     "TimeDistributed",
     "WindowFilter",
+    "ddp_ignore_states",
     "detach_states",
     "fit",
     "hu_parameters",

@@ -7,6 +7,12 @@ A HybridUnit has three replaceable stages, each an nn.Module attribute:
 When Q is a code of ops.hu_encode and F is one of its named functions, F runs inside that fused op
 (`nonlinearity` is then the identity and `discretize.nonlinearity` names F).
 Every parameter is fixed (a designable HU) unless asked to be learnable.
+
+step_mode (state.py): "m" (the default) maps whole sequences, "s" streams one step [*shape] per call.
+A single-step W keeps the last `window` steps and returns a window's value [*shape] on the call that
+completes it, None on the others; a single-step Q codes the value of the first call of each T-step
+cycle and returns one step of that code per call. Either way T single-step calls give what one
+multi-step call gives.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from ..options import (
     check_name,
     surrogate_alpha,
 )
-from .state import check_bool
+from .state import StatefulModule, check_bool
 
 
 def make_nonlinearity(spec: str | nn.Module | None) -> nn.Module:
@@ -44,11 +50,17 @@ def make_nonlinearity(spec: str | nn.Module | None) -> nn.Module:
     return NONLINEARITIES[spec]()
 
 
-class WindowFilter(nn.Module):
+class WindowFilter(StatefulModule):
     """W and H: windows of `window` steps every `stride` steps of x = [T, *shape], each reduced by a
     temporal kernel (ops.hu_window): "sum", "mean", "exp" (with decay) or a weights tensor
     ([window] or [C, window]). learnable=True makes the weights a parameter initialised from the kernel,
-    per channel when `channels` is given (C = shape[0])."""
+    per channel when `channels` is given (C = shape[0]).
+
+    step_mode="s" takes one step [*shape] per call and keeps the last `window` steps (state "held"):
+    the call that completes a window returns its value [*shape], the others None. None rather than
+    the last value, so that a streaming consumer runs once per window and never mistakes a repeat for
+    a new window. A stream has no last step, so only complete windows are emitted (drop_last then
+    shapes multi-step calls only)."""
 
     def __init__(
         self,
@@ -60,8 +72,10 @@ class WindowFilter(nn.Module):
         drop_last: bool = DEFAULT_DROP_LAST,
         learnable: bool = False,
         channels: int | None = None,
+        step_mode: str = "m",
     ):
-        super().__init__()
+        super().__init__(step_mode)
+        self.register_state("held")
         window, stride, _, _, _ = window_arguments(window, stride, kernel, decay)
         self.window, self.stride, self.drop_last = window, stride, drop_last
         self.kernel, self.decay = kernel, decay
@@ -75,7 +89,20 @@ class WindowFilter(nn.Module):
         else:
             self.weights = None
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor) -> Tensor | None:
+        if self.step_mode == "m":
+            return self.windows(x)
+        if self.held is not None:
+            self.check_state_shape("held", self.held.shape[1:], x.shape)
+        step = x.unsqueeze(0)
+        self.held = step if self.held is None else torch.cat([self.held, step])[-self.window :]
+        seen = self.next_step() + 1
+        if seen < self.window or (seen - self.window) % self.stride:
+            return None
+        return self.windows(self.held)[0]
+
+    def windows(self, x: Tensor) -> Tensor:
+        """The multi-step map [T, *shape] -> [K, *shape]."""
         if self.weights is not None:
             return ops.hu_window(x, self.window, self.stride, kernel=self.weights, drop_last=self.drop_last)
         return ops.hu_window(
@@ -88,13 +115,41 @@ class WindowFilter(nn.Module):
             if isinstance(self.weights, nn.Parameter)
             else ("weights" if self.weights is not None else repr(self.kernel))
         )
-        return f"window={self.window}, stride={self.stride}, kernel={kernel}, drop_last={self.drop_last}"
+        return (
+            f"window={self.window}, stride={self.stride}, kernel={kernel}, drop_last={self.drop_last}, "
+            f"{super().extra_repr()}"
+        )
 
 
-class Encoder(nn.Module):
+class _Code(StatefulModule):
+    """A Q that turns one value into T steps: a subclass defines `code`, the multi-step map
+    [*shape] -> [T, *shape], and `train_steps`, its T.
+    step_mode="s": the first call of each cycle of T calls codes its value and keeps the train (state
+    "spikes", its graph included); every call returns the next step [*shape] of that train. The calls
+    in between only give their input's shape, which must match (a new value enters at a new cycle)."""
+
+    def __init__(self, T: int, step_mode: str):
+        super().__init__(step_mode)
+        self.register_state("spikes")
+        if step_mode == "s" and T < 1:
+            raise ValueError(f"step_mode='s' emits one of T steps per call and needs T >= 1, got T={T}")
+
+    def forward(self, a: Tensor, *args) -> Tensor:
+        if self.step_mode == "m":
+            return self.code(a, *args)
+        t = self.steps % self.train_steps
+        if t == 0:
+            self.spikes = self.code(a, *args)
+        else:
+            self.check_state_shape("spikes", self.spikes.shape[1:], a.shape)
+        self.next_step()
+        return self.spikes[t]
+
+
+class Encoder(_Code):
     """Sampler, F and Q of an A2S unit fused (ops.hu_encode): values [*shape] -> spikes [T, *shape] by a
     "rate", "poisson" or "latency" code of p = clamp(F(a), 0, 1). `generator` makes Poisson draws
-    reproducible (one given to forward() wins)."""
+    reproducible (one given to forward() wins). step_mode="s": one step per call (_Code)."""
 
     def __init__(
         self,
@@ -102,12 +157,17 @@ class Encoder(nn.Module):
         mode: str = DEFAULT_ENCODE_MODE,
         nonlinearity: str = DEFAULT_NONLINEARITY,
         generator: torch.Generator | None = None,
+        step_mode: str = "m",
     ):
-        super().__init__()
         ops.hu_encode(torch.zeros(0), T, mode=mode, nonlinearity=nonlinearity)  # argument checks
+        super().__init__(T, step_mode)
         self.T, self.mode, self.nonlinearity, self.generator = T, mode, nonlinearity, generator
 
-    def forward(self, a: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    @property
+    def train_steps(self) -> int:
+        return self.T
+
+    def code(self, a: Tensor, generator: torch.Generator | None = None) -> Tensor:
         return ops.hu_encode(
             a,
             self.T,
@@ -117,17 +177,17 @@ class Encoder(nn.Module):
         )
 
     def extra_repr(self) -> str:
-        return f"T={self.T}, mode={self.mode!r}, nonlinearity={self.nonlinearity!r}"
+        return f"T={self.T}, mode={self.mode!r}, nonlinearity={self.nonlinearity!r}, {super().extra_repr()}"
 
 
-class LearnableSampler(nn.Module):
+class LearnableSampler(_Code):
     """A learnable A2S sampler as in the authors' hnn package: u_t = w_t * a + b_t for t = 0..T-1, then
     s_t = H(u_t - threshold) with a surrogate gradient. It runs on ops.lif with decay 0 (no memory, so
     each step is a plain threshold); gradients flow to w, b and a.
 
     w and b have shape [T, *param_shape] (param_shape () shares them over neurons). They start as a
     thermometer code of a in [0, 1]: w_t = 1, b_t = threshold - (t + 0.5) / T, so s_t = [a >= (t+0.5)/T]
-    and the count is round(T a)."""
+    and the count is round(T a). step_mode="s": one step per call (_Code)."""
 
     def __init__(
         self,
@@ -137,10 +197,11 @@ class LearnableSampler(nn.Module):
         threshold: float = DEFAULT_THRESHOLD,
         surrogate: str = DEFAULT_SURROGATE,
         alpha: float | None = None,
+        step_mode: str = "m",
     ):
-        super().__init__()
         if not isinstance(T, int) or T < 0:
             raise ValueError(f"T (the number of steps) must be an int >= 0, got {T!r}")
+        super().__init__(T, step_mode)
         steps = (torch.arange(T, dtype=torch.float32) + 0.5) / max(T, 1)
         shape = (T, *param_shape)
         self.weight = nn.Parameter(torch.ones(shape))
@@ -148,7 +209,11 @@ class LearnableSampler(nn.Module):
         self.threshold = float(threshold)
         self.surrogate, self.alpha = surrogate, surrogate_alpha(surrogate, alpha)
 
-    def forward(self, a: Tensor) -> Tensor:
+    @property
+    def train_steps(self) -> int:
+        return self.weight.shape[0]
+
+    def code(self, a: Tensor) -> Tensor:
         T = self.weight.shape[0]
         extra = a.dim() - (self.weight.dim() - 1)
         if extra < 0:
@@ -167,7 +232,7 @@ class LearnableSampler(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"T={self.weight.shape[0]}, threshold={self.threshold}, surrogate={self.surrogate!r}, "
-            f"alpha={self.alpha}"
+            f"alpha={self.alpha}, {super().extra_repr()}"
         )
 
 
@@ -207,10 +272,14 @@ class ScaledSigmoid(nn.Module):
 
 
 def make_discretize(
-    spec: str | nn.Module | None, T: int | None, nonlinearity: str = DEFAULT_NONLINEARITY
+    spec: str | nn.Module | None,
+    T: int | None,
+    nonlinearity: str = DEFAULT_NONLINEARITY,
+    step_mode: str = "m",
 ) -> nn.Module:
     """Q: None (none, S2A or modulation), an ops.hu_encode code ("rate", "poisson", "latency"; F fused
-    when named), "learnable" (LearnableSampler), "binary" (Binarize), or any module."""
+    when named), "learnable" (LearnableSampler), "binary" (Binarize), or any module. step_mode reaches
+    the codes that make spike trains."""
     if spec is None:
         return nn.Identity()
     if isinstance(spec, nn.Module):
@@ -220,7 +289,9 @@ def make_discretize(
         return Binarize()
     if T is None:
         raise ValueError(f"discretize={spec!r} makes spike trains and needs T, the number of steps")
-    return Encoder(T, spec, nonlinearity) if spec != "learnable" else LearnableSampler(T)
+    if spec == "learnable":
+        return LearnableSampler(T, step_mode=step_mode)
+    return Encoder(T, spec, nonlinearity, step_mode=step_mode)
 
 
 class HybridUnit(nn.Module):
@@ -228,6 +299,8 @@ class HybridUnit(nn.Module):
 
     window, stride, kernel, decay, drop_last, learn_kernel, channels: W and H (WindowFilter); window=None
     skips them (an A2S or modulation unit). nonlinearity: F. discretize, T: Q (make_discretize).
+    step_mode: "m" or "s" for W and for a Q that makes spike trains (the module docstring); a
+    single-step unit returns None while its window fills.
     """
 
     def __init__(
@@ -243,6 +316,7 @@ class HybridUnit(nn.Module):
         nonlinearity: str | nn.Module | None = DEFAULT_NONLINEARITY,
         discretize: str | nn.Module | None = None,
         T: int | None = None,
+        step_mode: str = "m",
     ):
         super().__init__()
         self.window_filter = (
@@ -256,6 +330,7 @@ class HybridUnit(nn.Module):
                 drop_last=drop_last,
                 learnable=learn_kernel,
                 channels=channels,
+                step_mode=step_mode,
             )
         )
         fuse = (
@@ -266,20 +341,24 @@ class HybridUnit(nn.Module):
         )
         if fuse:
             self.nonlinearity = nn.Identity()
-            self.discretize = make_discretize(discretize, T, nonlinearity)
+            self.discretize = make_discretize(discretize, T, nonlinearity, step_mode)
         else:
             self.nonlinearity = make_nonlinearity(nonlinearity)
-            self.discretize = make_discretize(discretize, T)
+            self.discretize = make_discretize(discretize, T, step_mode=step_mode)
+        self.step_mode = step_mode
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.discretize(self.nonlinearity(self.window_filter(x)))
+    def forward(self, x: Tensor) -> Tensor | None:
+        y = self.window_filter(x)
+        return None if y is None else self.discretize(self.nonlinearity(y))
 
 
 class S2AHU(HybridUnit):
     """Spikes to values: [T, *shape] -> [K, *shape] by windows and a temporal kernel, then F.
     A designable rate decoder is S2AHU(window=T) (the mean over all steps): K = 1, and
     keep_window_dim=False returns [*shape] instead of [1, *shape]. learn_kernel=True and a module as
-    nonlinearity make a learnable one."""
+    nonlinearity make a learnable one. step_mode="s" takes one step [*shape] per call and returns a
+    window's value [*shape] on the call that completes it, None on the others (WindowFilter);
+    keep_window_dim shapes multi-step results only."""
 
     def __init__(
         self,
@@ -293,6 +372,7 @@ class S2AHU(HybridUnit):
         channels: int | None = None,
         nonlinearity: str | nn.Module | None = DEFAULT_NONLINEARITY,
         keep_window_dim: bool = True,
+        step_mode: str = "m",
     ):
         super().__init__(
             window=window,
@@ -303,12 +383,13 @@ class S2AHU(HybridUnit):
             learn_kernel=learn_kernel,
             channels=channels,
             nonlinearity=nonlinearity,
+            step_mode=step_mode,
         )
         self.keep_window_dim = check_bool(keep_window_dim, "keep_window_dim")
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor) -> Tensor | None:
         y = super().forward(x)
-        if self.keep_window_dim:
+        if self.keep_window_dim or self.step_mode == "s":
             return y
         if y.shape[0] != 1:
             raise ValueError(
@@ -325,7 +406,11 @@ class S2AHU(HybridUnit):
 class A2SHU(HybridUnit):
     """Values to spikes: [*shape] -> [T, *shape] by F then a code: "rate", "poisson", "latency" (fused in
     ops.hu_encode when F is named) or "learnable" (LearnableSampler). `sampler` passes keyword
-    arguments to the LearnableSampler of mode="learnable" (param_shape, threshold, surrogate, alpha)."""
+    arguments to the LearnableSampler of mode="learnable" (param_shape, threshold, surrogate, alpha).
+    step_mode="s" takes a value [*shape] per call and returns one step [*shape] of its code: the value
+    of the first call of each T-step cycle is coded, the next T - 1 calls emit the rest of that train
+    (the step counter is state: reset_states starts a new cycle). A module given as mode must then be
+    a single-step StatefulModule itself."""
 
     def __init__(
         self,
@@ -334,12 +419,21 @@ class A2SHU(HybridUnit):
         *,
         nonlinearity: str | nn.Module | None = DEFAULT_NONLINEARITY,
         sampler: dict | None = None,
+        step_mode: str = "m",
     ):
         if sampler is not None:
             if mode != "learnable":
                 raise ValueError(f"sampler configures mode='learnable', but mode is {mode!r}")
-            mode = LearnableSampler(T, **sampler)
-        super().__init__(nonlinearity=nonlinearity, discretize=mode, T=T)
+            mode = LearnableSampler(T, **sampler, step_mode=step_mode)
+        if isinstance(mode, nn.Module) and step_mode != getattr(mode, "step_mode", "m"):
+            raise ValueError(
+                f"A2SHU(step_mode={step_mode!r}) needs a discretize module of the same step_mode, got "
+                f"{type(mode).__name__} in step_mode {getattr(mode, 'step_mode', 'm')!r}"
+            )
+        super().__init__(nonlinearity=nonlinearity, discretize=mode, T=T, step_mode=step_mode)
+
+    def extra_repr(self) -> str:
+        return f"step_mode={self.step_mode!r}"
 
 
 class ModulationHU(HybridUnit):

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from .. import ops, reference
-from ..ops import _common
+from .. import ops
 from ..options import (
     DEFAULT_DECAY,
     DEFAULT_RESET,
@@ -105,8 +104,9 @@ class LIF(_Neuron):
     a threshold may also be per step) replaces the module's own for that call; such a decay is clamped
     into [0, 1], such a threshold taken as given.
     record_membrane=True keeps the charge h_t = decay v_{t-1} + x_t of the last call (before the reset,
-    as the fused kernel computes it) in `self.membrane` ([T, *shape], or [*shape] in single-step
-    mode), detached: the kernel's backward does not take a gradient through h.
+    as the fused kernel computes it; ops.lif(return_membrane=True)) in `self.membrane` ([T, *shape], or
+    [*shape] in single-step mode), in the graph: a loss on it backpropagates like one on the spikes
+    (detach it to only record).
     """
 
     def __init__(
@@ -163,8 +163,8 @@ class LIF(_Neuron):
         )
         v0 = v0 if v0 is not None else self.initial_state("v", x)
         if self.record_membrane:
-            spikes, v_last, h = _lif_with_charge(x, v0, **args)
-            self.membrane = self.from_multistep(h.detach())
+            spikes, v_last, h = ops.lif(x, v0, **args, return_membrane=True)
+            self.membrane = self.from_multistep(h)
         else:
             spikes, v_last = ops.lif(x, v0, **args)
         self.keep_state("v", v_last)
@@ -176,45 +176,6 @@ class LIF(_Neuron):
             f"v_reset={self.v_reset}, detach_reset={self.detach_reset}, surrogate={self.surrogate!r}, "
             f"alpha={self.alpha}, record_membrane={self.record_membrane}"
         )
-
-
-def _lif_with_charge(x: Tensor, v0: Tensor | None, **args) -> tuple[Tensor, Tensor, Tensor]:
-    """ops.lif plus the charge sequence h: the fused op's third output (it keeps h for its backward),
-    or, on the reference backend, h recomputed from the reference's spikes."""
-    if _common.get_backend() == "reference":
-        spikes, v_last = reference.lif(x, v0, **args)
-        return spikes, v_last, _charge(x, v0, spikes.detach(), args)
-    decay_tensor, decay_value = _common.tensor_or_value(args["decay"], "decay", 0.0)
-    threshold_tensor, threshold_value = _common.tensor_or_value(args["threshold"], "threshold", 0.0)
-    return torch.ops.hnn_fast.lif(
-        x,
-        v0,
-        decay_tensor,
-        decay_value,
-        threshold_tensor,
-        threshold_value,
-        args["reset"],
-        args["v_reset"],
-        args["detach_reset"],
-        args["surrogate"],
-        args["alpha"],
-        True,
-    )
-
-
-def _charge(x: Tensor, v0: Tensor | None, spikes: Tensor, args: dict) -> Tensor:
-    decay, threshold = args["decay"], args["threshold"]
-    per_step = isinstance(threshold, Tensor) and threshold.dim() == x.dim()
-    v = x.new_zeros(x.shape[1:]) if v0 is None else v0.detach()
-    charges = []
-    with torch.no_grad():
-        for t in range(x.shape[0]):
-            th = threshold.expand_as(x)[t] if per_step else threshold
-            h = decay * v + x[t]
-            s = spikes[t]
-            v = h * (1 - s) + args["v_reset"] * s if args["reset"] == "hard" else h - th * s
-            charges.append(h)
-    return torch.stack(charges) if charges else torch.empty_like(x)
 
 
 class LeakyIntegrator(_Neuron):

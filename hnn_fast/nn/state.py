@@ -14,17 +14,22 @@ A module that keeps state subclasses `StatefulModule`:
   it, so that backpropagation runs through the T calls of a sequence (`detach_states` cuts it); a
   streaming multi-step module keeps it detached, each call its own backward graph (truncated
   backpropagation through time over chunks).
+- `self.next_step()` counts the single-step calls since rest (a streaming hybrid unit's position in its
+  window or code), back to 0 on reset.
 - `self.as_multistep(x)` / `self.from_multistep(y)` turn a single-step input into a one-step sequence
   and back, so that a forward written for `[T, ...]` serves both modes; that one-step call goes through
   the same fused kernel, so T single-step calls equal one multi-step call bit for bit (fp32, fp64).
 
 `reset_states(model)` returns every such submodule to rest, `detach_states(model)` cuts the graph
-behind the held states while keeping their values (for truncated BPTT inside one forward sequence).
+behind the held states while keeping their values (for truncated BPTT inside one forward sequence),
+`ddp_ignore_states(model)` keeps DistributedDataParallel from overwriting each rank's states with rank
+0's.
 """
 
 from __future__ import annotations
 
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
 STEP_MODES = ("m", "s")
 
@@ -50,6 +55,7 @@ class StatefulModule(nn.Module):
             raise ValueError("step_mode='s' keeps the state between calls; stateful=False contradicts it")
         self.step_mode, self.stateful = step_mode, stateful
         self._state_names: list[str] = []
+        self.steps = 0
 
     def register_state(self, name: str) -> None:
         self.register_buffer(name, None, persistent=False)
@@ -59,6 +65,12 @@ class StatefulModule(nn.Module):
         """Back to rest: the next call starts from the initial state."""
         for name in self._state_names:
             setattr(self, name, None)
+        self.steps = 0
+
+    def next_step(self) -> int:
+        """The index of this single-step call since rest (0 for the first)."""
+        self.steps += 1
+        return self.steps - 1
 
     def detach_state(self) -> None:
         """Keep the state's values, drop the graph behind them."""
@@ -80,14 +92,18 @@ class StatefulModule(nn.Module):
         value = getattr(self, name)
         if value is None:
             return None
-        if value.shape != x.shape[1:]:
+        self.check_state_shape(name, value.shape, x.shape[1:])
+        return value.to(x.dtype)
+
+    def check_state_shape(self, name: str, held: tuple[int, ...], shape: tuple[int, ...]) -> None:
+        """A clear error when the state was kept for inputs of shape `held` and one step now has `shape`."""
+        if tuple(held) != tuple(shape):
             step = "x" if self.step_mode == "s" else "x[t]"
             raise ValueError(
-                f"{type(self).__name__} holds its state {name!r} for inputs of shape {tuple(value.shape)}, "
-                f"but {step} has shape {tuple(x.shape[1:])}; call hnn_fast.nn.reset_states(model) (or "
+                f"{type(self).__name__} holds its state {name!r} for inputs of shape {tuple(held)}, "
+                f"but {step} has shape {tuple(shape)}; call hnn_fast.nn.reset_states(model) (or "
                 "module.reset_state()) before a sequence of another shape, such as a smaller last batch"
             )
-        return value.to(x.dtype)
 
     def keep_state(self, name: str, value: Tensor) -> None:
         if self.stateful:
@@ -109,3 +125,25 @@ def detach_states(module: nn.Module) -> None:
     for m in module.modules():
         if isinstance(m, StatefulModule):
             m.detach_state()
+
+
+def state_names(module: nn.Module) -> list[str]:
+    """The qualified names of every state buffer in module ("0.v", "encoder.discretize.spikes", ...),
+    whether held or at rest."""
+    return [
+        f"{prefix}.{name}" if prefix else name
+        for prefix, m in module.named_modules()
+        if isinstance(m, StatefulModule)
+        for name in m._state_names
+    ]
+
+
+def ddp_ignore_states(module: nn.Module) -> None:
+    """Keep DistributedDataParallel from broadcasting the states of module; call it before wrapping.
+
+    DDP (broadcast_buffers=True, its default) copies rank 0's buffers to every rank before each forward,
+    which would hand every rank rank 0's membrane. A state belongs to the samples of its own rank, so it
+    is left out, as DDP's ignore list allows; the other buffers (BatchNorm statistics) are still synced.
+    """
+    ignored = set(getattr(module, "_ddp_params_and_buffers_to_ignore", ())) | set(state_names(module))
+    DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(module, sorted(ignored))

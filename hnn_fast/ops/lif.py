@@ -33,7 +33,8 @@ def lif(
     detach_reset: bool = False,
     surrogate: str = DEFAULT_SURROGATE,
     alpha: float | None = None,
-) -> tuple[Tensor, Tensor]:
+    return_membrane: bool = False,
+) -> tuple[Tensor, Tensor] | tuple[Tensor, Tensor, Tensor]:
     """Multi-step leaky integrate-and-fire neuron.
 
     x is [T, *shape]. For t = 1..T: h_t = decay * v_{t-1} + x_t; s_t = H(h_t - threshold_t); then
@@ -42,26 +43,28 @@ def lif(
     broadcastable to shape, or a tensor of x's rank broadcastable to [T, *shape] (one per step).
     The backward replaces dH/du by the named surrogate (alpha defaults per surrogate, as
     hnn_fast.options.SURROGATE_ALPHA lists); detach_reset
-    drops the gradient through the reset. Returns (spikes in x's dtype, the last membrane v_T).
+    drops the gradient through the reset. Returns (spikes in x's dtype, the last membrane v_T), and
+    with return_membrane=True also the membrane before the reset, h [T, *shape] in x's dtype: the
+    kernel computes it anyway, and a loss on it is differentiated like one on the spikes.
     """
     check_bool(detach_reset, "detach_reset")
+    check_bool(return_membrane, "return_membrane")
+    neuron = dict(
+        decay=decay,
+        threshold=threshold,
+        reset=reset,
+        v_reset=v_reset,
+        detach_reset=detach_reset,
+        surrogate=surrogate,
+        alpha=alpha,
+    )
     if _common.get_backend() == "reference":
-        return reference.lif(
-            x,
-            v0,
-            decay=decay,
-            threshold=threshold,
-            reset=reset,
-            v_reset=v_reset,
-            detach_reset=detach_reset,
-            surrogate=surrogate,
-            alpha=alpha,
-        )
+        return _reference_with_membrane(x, v0, neuron) if return_membrane else reference.lif(x, v0, **neuron)
     alpha = surrogate_alpha(surrogate, alpha)
     decay_tensor, decay_value = tensor_or_value(decay, "decay", 0.0)
     threshold_tensor, threshold_value = tensor_or_value(threshold, "threshold", 0.0)
-    save_h = needs_grad(x, v0, decay_tensor, threshold_tensor)
-    spikes, v_last, _ = torch.ops.hnn_fast.lif(
+    save_h = return_membrane or needs_grad(x, v0, decay_tensor, threshold_tensor)
+    spikes, v_last, h = torch.ops.hnn_fast.lif(
         x,
         v0,
         decay_tensor,
@@ -75,7 +78,25 @@ def lif(
         alpha,
         save_h,
     )
-    return spikes, v_last
+    return (spikes, v_last, h.to(x.dtype)) if return_membrane else (spikes, v_last)
+
+
+def _reference_with_membrane(x: Tensor, v0: Tensor | None, neuron: dict) -> tuple[Tensor, Tensor, Tensor]:
+    """reference.lif one step at a time, keeping each step's charge h_t = decay v_{t-1} + x_t: the
+    reference semantics of the membrane, differentiable through every path the reference has."""
+    threshold = neuron["threshold"]
+    per_step = isinstance(threshold, Tensor) and threshold.dim() == x.dim()
+    thresholds = threshold.expand_as(x) if per_step else None
+    v = x.new_zeros(x.shape[1:]) if v0 is None else v0
+    spikes, charges = [], []
+    for t in range(x.shape[0]):
+        charges.append(neuron["decay"] * v + x[t])
+        step = dict(neuron, threshold=thresholds[t : t + 1]) if per_step else neuron
+        s, v = reference.lif(x[t : t + 1], v, **step)
+        spikes.append(s)
+    if not spikes:
+        return torch.empty_like(x), v, torch.empty_like(x)
+    return torch.cat(spikes), v, torch.stack(charges)
 
 
 @_common.register_fake("hnn_fast::lif")
@@ -104,6 +125,7 @@ def _lif_fake(
 def _lif_backward_fake(
     grad_spikes,
     grad_v_last,
+    grad_h,
     h,
     v0,
     decay,
@@ -117,13 +139,16 @@ def _lif_backward_fake(
     alpha,
     output_mask,
 ):
-    empty = grad_spikes.new_empty((0,))
+    if grad_h is not None and grad_h.shape != grad_spikes.shape:
+        raise ValueError(
+            f"grad_h must have the shape of grad_spikes {list(grad_spikes.shape)}, got {list(grad_h.shape)}"
+        )
     need_v0, need_decay, need_threshold = output_mask
     return (
         torch.empty_like(grad_spikes, memory_format=torch.contiguous_format),
-        torch.empty_like(v0) if need_v0 else empty,
-        torch.empty_like(decay) if need_decay else empty,
-        torch.empty_like(threshold) if need_threshold else empty,
+        torch.empty_like(v0) if need_v0 else grad_spikes.new_empty((0,)),
+        torch.empty_like(decay) if need_decay else grad_spikes.new_empty((0,)),
+        torch.empty_like(threshold) if need_threshold else grad_spikes.new_empty((0,)),
     )
 
 
@@ -143,6 +168,10 @@ def _lif_setup_context(ctx, inputs, output):
         _save_h,
     ) = inputs
     ctx.save_for_backward(output[2], v0, decay, threshold)
+    # Unread outputs get no gradient (None, not zeros): the membrane h is read only on request, and a
+    # zero-filled grad_h would add a [T, *shape] pass to every backward.
+    ctx.set_materialize_grads(False)
+    ctx.x_dtype = _x.dtype
     ctx.config = (decay_value, threshold_value, reset, v_reset, detach_reset, surrogate, alpha)
     needs = ctx.needs_input_grad
     ctx.output_mask = [
@@ -152,12 +181,17 @@ def _lif_setup_context(ctx, inputs, output):
     ]
 
 
-def _lif_backward(ctx, grad_spikes, grad_v_last, _grad_h):
+def _lif_backward(ctx, grad_spikes, grad_v_last, grad_h):
     h, v0, decay, threshold = ctx.saved_tensors
     decay_value, threshold_value, reset, v_reset, detach_reset, surrogate, alpha = ctx.config
+    if grad_spikes is None:
+        grad_spikes = torch.zeros(h.shape, dtype=ctx.x_dtype, device=h.device)
+    if grad_v_last is None:
+        grad_v_last = grad_spikes.new_zeros(())
     grad_x, grad_v0, grad_decay, grad_threshold = torch.ops.hnn_fast.lif_backward(
         grad_spikes,
         grad_v_last,
+        grad_h,
         h,
         v0,
         decay,

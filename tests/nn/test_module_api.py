@@ -75,3 +75,27 @@ def test_latency_round_trip_within_half_a_step(T):
     print(f"T={T}: max error {(decoded - values).abs().max():.4f}, one step {step:.4f}")
     assert ((decoded - values).abs() <= 0.5 * step + 1e-12).all() or T == 1
     assert ((decoded - values).abs() < step).all()
+
+
+@pytest.mark.parametrize("step_mode", ["m", "s"])
+def test_recorded_membrane_trains_like_the_spikes(step_mode):
+    # a loss on the recorded membrane reaches the input through the fused backward, as through the
+    # reference on the same values
+    x = torch.rand(6, 3, 4, dtype=torch.float64) * 1.5
+    grads = {}
+    for backend in ("fused", "reference"):
+        set_backend(backend)
+        try:
+            xb = x.clone().requires_grad_()
+            lif = hnn.LIF(0.7, 0.8, reset="soft", record_membrane=True, step_mode=step_mode)
+            if step_mode == "m":
+                spikes, membrane = lif(xb), lif.membrane
+            else:
+                steps = [(lif(xb[t]), lif.membrane) for t in range(len(xb))]
+                spikes, membrane = (torch.stack(z) for z in zip(*steps))
+            (spikes.sum() + membrane.square().sum()).backward()
+            grads[backend] = xb.grad
+        finally:
+            set_backend("fused")
+    torch.testing.assert_close(grads["fused"], grads["reference"], atol=1e-12, rtol=1e-12)
+    assert grads["fused"].abs().sum() > 0

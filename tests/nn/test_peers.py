@@ -67,3 +67,36 @@ def test_norse_lif_box():
     assert torch.equal(peer, hnn.LIF(1 - a, 1.0)(a * X))
     # Norse fires at v > threshold
     assert norse_run(norse.LIFBoxCell(params, dt=dt), AT_THRESHOLD / a).item() == 0
+
+
+def snntorch_rleaky(mechanism, x, weight_scale=1.0):
+    """snnTorch RLeaky(all_to_all=True) over x, and hnn_fast's RecurrentLIF with its weights: snnTorch's
+    recurrent nn.Linear computes s W^T + b, so weight = W^T and the bias joins the input."""
+    torch.manual_seed(0)
+    peer = snn.RLeaky(
+        beta=0.6, linear_features=16, all_to_all=True, reset_mechanism=mechanism, reset_delay=False
+    )
+    with torch.no_grad():
+        peer.recurrent.weight.mul_(weight_scale)
+    spikes = torch.stack([peer(x_t)[0] for x_t in x]).detach()
+    ours = hnn.RecurrentLIF(16, 0.6, 1.0, reset={"zero": "hard", "subtract": "soft"}[mechanism])
+    with torch.no_grad():
+        ours.weight.copy_(peer.recurrent.weight.T)
+    return spikes, ours(x + peer.recurrent.bias.detach())
+
+
+def test_snntorch_rleaky():
+    x = X.float()  # snnTorch's RLeaky keeps its initial state in fp32
+    peer, ours = snntorch_rleaky("zero", x)
+    assert peer.mean() > 0.1
+    assert torch.equal(peer, ours)
+
+
+def test_snntorch_rleaky_subtract():
+    # equal while the membrane after a subtraction stays at or below the threshold ...
+    peer, ours = snntorch_rleaky("subtract", X.float() * 0.4, weight_scale=0.5)
+    assert peer.sum() > 0
+    assert torch.equal(peer, ours)
+    # ... above it, snnTorch carries a reset flag into the next step and subtracts once more, undecayed
+    peer, ours = snntorch_rleaky("subtract", X.float())
+    assert not torch.equal(peer, ours)

@@ -67,6 +67,7 @@ def test_direct_op_calls_are_checked_too():
         torch.ops.hnn_fast.lif_backward(
             x,
             torch.zeros(3),
+            None,
             torch.empty(0),
             None,
             None,

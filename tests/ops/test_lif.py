@@ -281,6 +281,7 @@ def test_opcheck_backward(device):
         rand(5, 3, 4),
         rand(3, 4),
         rand(5, 3, 4),
+        rand(5, 3, 4),
         rand(3, 4),
         rand(3, 1),
         0.0,
@@ -325,3 +326,106 @@ def test_torch_compile_inductor(device):
     x_ref = x.detach().clone().requires_grad_()
     ops.lif(x_ref, decay=0.6)[0].sum().backward()
     assert torch.equal(x.grad, x_ref.grad)
+
+
+def _membrane_loss(fn, x, v0, kwargs, seed=2):
+    """Outputs and the gradients of a loss on the spikes, v_T and the membrane sequence h together."""
+    x = x.detach().clone().requires_grad_()
+    v0 = None if v0 is None else v0.detach().clone().requires_grad_()
+    kwargs = {k: v.detach().clone().requires_grad_() if torch.is_tensor(v) else v for k, v in kwargs.items()}
+    spikes, v_last, h = fn(x, v0, **kwargs, return_membrane=True)
+    g = torch.Generator().manual_seed(seed)
+    w_h = torch.randn(h.shape, generator=g, dtype=torch.float64).to(h.device, h.dtype)
+    loss = (h * w_h).sum() + h.square().mean() + spikes.sum() + v_last.sum()
+    inputs = {"x": x, "v0": v0, **{k: v for k, v in kwargs.items() if torch.is_tensor(v)}}
+    inputs = {k: v for k, v in inputs.items() if v is not None}
+    return spikes, h, dict(zip(inputs, torch.autograd.grad(loss, list(inputs.values()))))
+
+
+def _reference_with_membrane(x, v0=None, *, return_membrane, **kwargs):
+    """The reference membrane: v_{t-1} from reference.lif over the first t steps, then
+    h_t = decay v_{t-1} + x_t."""
+    decay, threshold = kwargs["decay"], kwargs["threshold"]
+    per_step = torch.is_tensor(threshold) and threshold.dim() == x.dim()
+    v = x.new_zeros(x.shape[1:]) if v0 is None else v0
+    h = []
+    for t in range(x.shape[0]):
+        if t > 0:
+            prefix = dict(kwargs, threshold=threshold[:t]) if per_step else kwargs
+            v = reference.lif(x[:t], v0, **prefix)[1]
+        h.append(decay * v + x[t])
+    spikes, v_last = reference.lif(x, v0, **kwargs)
+    return spikes, v_last, torch.stack(h)
+
+
+@pytest.mark.parametrize("reset", ["hard", "soft"])
+@pytest.mark.parametrize("detach_reset", [False, True])
+@pytest.mark.parametrize(
+    "kinds", [("float", "float", False), ("neuron", "step", True), ("channel", "neuron", True)]
+)
+def test_membrane_is_returned_and_differentiable(device, reset, detach_reset, kinds):
+    decay_kind, threshold_kind, with_v0 = kinds
+    x, v0, kwargs = make_case(
+        (7, 3, 5), decay_kind=decay_kind, threshold_kind=threshold_kind, with_v0=with_v0, device=device
+    )
+    kwargs.update(reset=reset, detach_reset=detach_reset, surrogate="sigmoid")
+    s_ref, h_ref, g_ref = _membrane_loss(_reference_with_membrane, x, v0, kwargs)
+    for backend in ("fused", "reference"):
+        hnn_fast.set_backend(backend)
+        try:
+            s, h, g = _membrane_loss(ops.lif, x, v0, kwargs)
+        finally:
+            hnn_fast.set_backend("fused")
+        assert_equal(f"{backend} spikes", s, s_ref)
+        assert_close(f"{backend} membrane", h, h_ref, atol=1e-12, rtol=1e-12)
+        for name in g_ref:
+            assert_close(f"{backend} grad {name}", g[name], g_ref[name], atol=1e-10, rtol=1e-10)
+
+
+def test_membrane_in_the_input_dtype(device):
+    for dtype in (torch.float16, torch.bfloat16, torch.float32):
+        x = torch.rand(4, 6, device=device, dtype=dtype, requires_grad=True)
+        *_, h = ops.lif(x, decay=0.5, return_membrane=True)
+        assert h.dtype == dtype and h.shape == x.shape
+        h.sum().backward()
+        assert x.grad is not None and x.grad.dtype == dtype
+    with pytest.raises(TypeError, match="return_membrane must be a bool"):
+        ops.lif(x, return_membrane=1)
+
+
+def test_membrane_gradcheck_fp64(device):
+    # Only the membrane enters the loss, so the gradient is smooth (the spikes' surrogate is not theirs
+    # to check); gradcheck compares the fused backward with finite differences of the fused forward.
+    x = (torch.rand(6, 4, dtype=torch.float64, device=device) * 0.6).requires_grad_()
+    v0 = (torch.rand(4, dtype=torch.float64, device=device) * 0.2).requires_grad_()
+    decay = torch.rand(4, dtype=torch.float64, device=device).requires_grad_()
+    threshold = torch.full((4,), 5.0, dtype=torch.float64, device=device)  # never reached: no spike jumps
+    torch.autograd.gradcheck(
+        lambda x, v0, decay: ops.lif(x, v0, decay=decay, threshold=threshold, return_membrane=True)[2],
+        (x, v0, decay),
+    )
+
+
+def test_opcheck_backward_with_membrane_gradient(device):
+    rand = lambda *shape: torch.rand(*shape, device=device)  # noqa: E731
+    args = (rand(5, 3), rand(3), rand(5, 3), rand(5, 3), None, None, 0.6, None, 1.0, "hard", 0.0, False,
+            "atan", 2.0, [False, False, False])  # fmt: skip
+    torch.library.opcheck(torch.ops.hnn_fast.lif_backward.default, args)
+    with pytest.raises(ValueError, match="grad_h must have the shape of grad_spikes"):
+        torch.ops.hnn_fast.lif_backward(*args[:2], rand(4, 3), *args[3:])
+
+
+def test_torch_compile_fullgraph_membrane_loss(device):
+    def step(x, decay):
+        s, v, h = ops.lif(x, decay=decay, threshold=0.9, reset="soft", return_membrane=True)
+        return s.sum() + h.square().sum() + v.sum()
+
+    compiled = torch.compile(step, fullgraph=True, backend="aot_eager")
+    x = torch.rand(6, 4, 9, device=device) * 1.2
+    decay = torch.rand(4, 9, device=device)
+    args = [t.clone().requires_grad_() for t in (x, decay)]
+    args_c = [t.clone().requires_grad_() for t in (x, decay)]
+    step(*args).backward()
+    compiled(*args_c).backward()
+    for a, b in zip(args, args_c):
+        assert_close("compiled grad", b.grad, a.grad, atol=1e-6, rtol=1e-5)
