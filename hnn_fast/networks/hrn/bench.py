@@ -8,7 +8,6 @@ from torch import nn
 
 from ...bench.models import ModelCase
 from .collision_hu import CHANNELS, CollisionUNet
-from .construction import build_graphs
 from .evaluation import items_of
 from .executor import World
 from .questions import generate_questions
@@ -25,7 +24,7 @@ class _ReasonerStep(nn.Module):
         self.reasoner = SpikingReasoner()
 
     def forward(self, programs: list[list[str]], scene_of: list[int]) -> list[str]:
-        return self.reasoner(programs, None, scene_of, graph=build_graphs(self.worlds)).answers
+        return self.reasoner(programs, self.worlds, scene_of).answers
 
 
 def reasoner(device: torch.device, dtype: torch.dtype, preset: str) -> ModelCase:

@@ -233,11 +233,14 @@ def _eval(args: argparse.Namespace) -> int:
         )
     if args.collisions == "learned":
         worlds = [World(learned_collisions(model, s)) for s in scenes]
-        results["executor_on_learned_collisions"] = ev.agreement(
-            items, reference, ev.executor_answers(items, worlds)
-        )["per_type"]
+        on_learned = ev.executor_answers(items, worlds)
+        results["executor_on_learned_collisions"] = ev.agreement(items, reference, on_learned)["per_type"]
     answers, steps, flags = ev.reasoner_answers(items, worlds)
     results["agreement"] = ev.agreement(items, reference, answers, flags)
+    if args.collisions == "learned":  # both on the same learned collisions
+        results["agreement_with_executor_on_learned_collisions"] = ev.agreement(
+            items, on_learned, answers, flags
+        )
     results["reasoner_time_steps_mean"] = sum(steps) / len(steps)
     results["reasoner_backend"] = ops.get_backend()
     results["reasoner_seconds"] = time.perf_counter() - t0
@@ -273,6 +276,16 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+# (axis, row key, marker, colour, label) of the parallelism figure
+_PARALLELISM_SERIES = (
+    ("latency", "time_steps_mean", "o", "C0", "steps to stable / question"),
+    ("latency", "reasoner_ms_per_question", "s", "C2", "CPU ms / question, fused op"),
+    ("latency", "reference_loop_ms_per_question", "s", "C3", "CPU ms / question, reference loop"),
+    ("neurons", "neurons_per_question", "^", "C1", "neurons"),
+    ("neurons", "simulated_neurons_per_question", "v", "C4", "neurons that can fire (simulated)"),
+)
+
+
 def _plots(results: dict, out: Path) -> None:
     from .._figures import pyplot, save
 
@@ -282,13 +295,13 @@ def _plots(results: dict, out: Path) -> None:
         fig, axes = plt.subplots(1, 2, figsize=(10, 4))
         for ax, (mode, curve) in zip(axes, results["robustness"].items()):
             x = [r["abnormal_collisions_per_video"] for r in curve]
-            for key, label in (
-                ("reasoner", "HRN (spiking)"),
-                ("reasoner_strict", "HRN, ERR latch = no answer"),
-                ("ns_dr", "NS-DR (executor)"),
-                ("ns_dr_guess", "NS-DR-Guess"),
+            for key, label, style in (
+                ("reasoner", "HRN (spiking)", "o-"),
+                ("ns_dr", "NS-DR (executor)", "o-"),
+                ("reasoner_strict", "HRN, ERR latch = no answer", "x--"),  # on NS-DR's line when equal
+                ("ns_dr_guess", "NS-DR-Guess", "o-"),
             ):
-                ax.plot(x, [100 * r[key] for r in curve], marker="o", label=label)
+                ax.plot(x, [100 * r[key] for r in curve], style, label=label)
             ax.set_xlabel("abnormal collisions per video")
             ax.set_ylabel("accuracy vs clean answers (%)")
             ax.set_title("relaxed detector threshold" if mode == "threshold" else "injected collisions")
@@ -300,34 +313,16 @@ def _plots(results: dict, out: Path) -> None:
         fig, axes = plt.subplots(1, len(tables), figsize=(5.5 * len(tables), 4), squeeze=False)
         for ax, (name, rows) in zip(axes[0], tables):
             x = [r["objects"] for r in rows]
-            ax.plot(
-                x,
-                [r["time_steps_mean"] for r in rows],
-                marker="o",
-                color="C0",
-                label="steps to stable / question",
-            )
-            ax.plot(
-                x,
-                [r["reasoner_ms_per_question"] for r in rows],
-                marker="s",
-                color="C2",
-                label="CPU ms / question, fused op",
-            )
-            ax.plot(
-                x,
-                [r["reference_loop_ms_per_question"] for r in rows],
-                marker="s",
-                color="C3",
-                label="CPU ms / question, reference loop",
-            )
+            ax2 = ax.twinx()
+            for side, key, marker, color, label in _PARALLELISM_SERIES:
+                (ax if side == "latency" else ax2).plot(
+                    x, [r[key] for r in rows], marker=marker, color=color, label=label
+                )
             ax.set_xlabel("objects per video")
             ax.set_ylabel("latency")
             ax.set_title(f"{name} videos")
             ax.set_ylim(bottom=0)
-            ax2 = ax.twinx()
-            ax2.plot(x, [r["neurons_per_question"] for r in rows], marker="^", color="C1", label="neurons")
-            ax2.set_ylabel("neurons simulated per question")
+            ax2.set_ylabel("neurons per question")
             ax2.set_ylim(bottom=0)
             lines = ax.get_legend_handles_labels()
             lines2 = ax2.get_legend_handles_labels()

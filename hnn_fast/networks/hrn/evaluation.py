@@ -24,7 +24,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ... import ops
-from .construction import build_graphs
 from .executor import BOOL, ILL_POSED, INT, LIT, World, choice_answer, compile_program, execute
 from .questions import QUESTION_TYPES, Question
 from .reasoner import SpikingReasoner
@@ -73,32 +72,13 @@ def executor_answers(items: Sequence[Item], worlds: Sequence[World]) -> list[str
 
 
 def reasoner_answers(
-    items: Sequence[Item],
-    worlds: Sequence[World],
-    reasoner: SpikingReasoner | None = None,
-    batch_scenes: int = 16,
+    items: Sequence[Item], worlds: Sequence[World], reasoner: SpikingReasoner | None = None
 ) -> tuple[list[str], list[int], list[bool]]:
-    """Answers, measured steps to stable and ill-posed flags (the ERR latch), batched over up to
-    `batch_scenes` videos at a time."""
+    """Answers, measured steps to stable and ill-posed flags (the ERR latch)."""
     reasoner = reasoner or SpikingReasoner()
-    answers: list[str] = [""] * len(items)
-    steps: list[int] = [0] * len(items)
-    flags: list[bool] = [False] * len(items)
-    by_scene = defaultdict(list)
-    for k, it in enumerate(items):
-        by_scene[it.scene].append(k)
-    scene_ids = sorted(by_scene)
-    for start in range(0, len(scene_ids), batch_scenes):
-        chunk = scene_ids[start : start + batch_scenes]
-        graph = build_graphs([worlds[s] for s in chunk])
-        ks = [k for s in chunk for k in by_scene[s]]
-        local = {s: i for i, s in enumerate(chunk)}
-        out = reasoner([items[k].program for k in ks], None, [local[items[k].scene] for k in ks], graph=graph)
-        for k, a, n, f in zip(ks, out.answers, out.time_steps, out.ill_posed):
-            answers[k] = _as_item_answer(items[k], a)
-            steps[k] = n
-            flags[k] = f
-    return answers, steps, flags
+    out = reasoner([it.program for it in items], worlds, [it.scene for it in items])
+    answers = [_as_item_answer(it, a) for it, a in zip(items, out.answers)]
+    return answers, out.time_steps, out.ill_posed
 
 
 def agreement(
@@ -240,6 +220,11 @@ def _answer_space(item: Item) -> list[str]:
     return [ILL_POSED]
 
 
+def _accuracy_where(answers: Sequence[str], reference: Sequence[str], where: Sequence[bool]) -> float | None:
+    picked = [a == r for a, r, w in zip(answers, reference, where) if w]
+    return sum(picked) / len(picked) if picked else None
+
+
 def _count_abnormal(clean: Sequence[Scene], noisy: Sequence[Scene]) -> float:
     extra = 0
     for a, b in zip(clean, noisy):
@@ -258,7 +243,8 @@ def robustness_curve(
     reasoner: SpikingReasoner | None = None,
 ) -> list[dict]:
     """Accuracy against the clean executor answers of the reasoner, NS-DR and NS-DR-Guess as the
-    abnormal data grows."""
+    abnormal data grows; how often the ERR latch fires exactly where NS-DR's program is ill-posed,
+    and the reasoner's accuracy on the items where it is."""
     if mode not in ("threshold", "inject"):
         raise ValueError(f"robustness mode={mode!r}: must be 'threshold' or 'inject'")
     keep = [k for k, r in enumerate(reference) if r != ILL_POSED]
@@ -275,6 +261,7 @@ def robustness_curve(
         sym = executor_answers(items, worlds)
         spk, _, spk_flags = reasoner_answers(items, worlds, reasoner)
         strict = [ILL_POSED if f else a for a, f in zip(spk, spk_flags)]
+        sym_ill = [a == ILL_POSED for a in sym]
         guess_rng = random.Random(seed + 1)
         guess = [a if a != ILL_POSED else guess_rng.choice(_answer_space(it)) for it, a in zip(items, sym)]
         n = max(len(items), 1)
@@ -295,6 +282,10 @@ def robustness_curve(
                         ("ns_dr_guess", guess),
                     )
                 }
+                per_type[t]["ns_dr_ill_posed"] = sum(sym_ill[k] for k in ks) / len(ks)
+                per_type[t]["reasoner_where_ns_dr_ill_posed"] = _accuracy_where(
+                    [spk[k] for k in ks], [reference[k] for k in ks], [sym_ill[k] for k in ks]
+                )
         curve.append(
             {
                 "mode": mode,
@@ -305,7 +296,9 @@ def robustness_curve(
                 "reasoner_flagged": sum(spk_flags) / n,
                 "ns_dr": acc(sym),
                 "ns_dr_guess": acc(guess),
-                "ns_dr_ill_posed": sum(a == ILL_POSED for a in sym) / n,
+                "ns_dr_ill_posed": sum(sym_ill) / n,
+                "err_latch_is_ns_dr_ill_posed": sum(f == i for f, i in zip(spk_flags, sym_ill)) / n,
+                "reasoner_where_ns_dr_ill_posed": _accuracy_where(spk, reference, sym_ill),
                 "per_type": per_type,
             }
         )
@@ -340,9 +333,10 @@ PARALLELISM_PROGRAMS = (
 def parallelism(
     groups: dict[int, Sequence[Scene]], repeats: int = 3, clock: Callable[[], float] = time.perf_counter
 ) -> list[dict]:
-    """Per number of objects (groups: objects -> videos): events per video, neurons per question,
-    measured steps to stable per question, the simulated steps, and the wall time of one batched
-    reasoner call over all videos and PARALLELISM_PROGRAMS on the fused op and on the reference loop
+    """Per number of objects (groups: objects -> videos): events per video, neurons per question (the
+    scene's network, and the part its stimuli can make fire, which is simulated), measured steps to
+    stable per question, the longest stimulus, and the wall time of one reasoner call over all videos
+    and PARALLELISM_PROGRAMS (graph construction included) on the fused op and on the reference loop
     (hnn_fast.ops.set_backend), and of the executor on the same, one program at a time."""
     reasoner = SpikingReasoner()
     rows = []
@@ -362,7 +356,7 @@ def parallelism(
                 best[backend] = float("inf")
                 for _ in range(repeats):
                     t0 = clock()
-                    out = reasoner(programs, None, scene_of, graph=build_graphs(worlds))
+                    out = reasoner(programs, worlds, scene_of)
                     best[backend] = min(best[backend], clock() - t0)
         finally:
             ops.set_backend(previous)
@@ -378,10 +372,11 @@ def parallelism(
                 "videos": len(group),
                 "questions": len(programs),
                 "events_per_video": float(np.mean([len(w.events) for w in worlds])),
-                "neurons_per_question": out.neurons,
+                "neurons_per_question": float(np.mean(out.neurons)),
+                "simulated_neurons_per_question": float(np.mean(out.simulated_neurons)),
                 "time_steps_mean": float(np.mean(out.time_steps)),
                 "time_steps_max": int(np.max(out.time_steps)),
-                "simulated_steps": out.simulated_steps,
+                "simulated_steps_max": max(out.simulated_steps),
                 "reasoner_ms_per_question": best["fused"] * 1e3 / len(programs),
                 "reference_loop_ms_per_question": best["reference"] * 1e3 / len(programs),
                 "executor_ms_per_question": best_exec * 1e3 / len(programs),

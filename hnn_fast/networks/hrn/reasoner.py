@@ -1,7 +1,8 @@
 """The spiking reasoner of the hybrid reasoning network (HRN): per scene one recurrent network of
-integrate-and-fire neurons (decay 0, hard reset, one-step synaptic delay), run for every question of
-every scene of a batch as one call of hnn_fast.ops.lif_recurrent with one weight matrix per question
-(its scene's network).
+integrate-and-fire neurons (decay 0, hard reset, one-step synaptic delay), sized for the scene's own
+objects and events; all the questions about a scene are the samples of one call of
+hnn_fast.ops.lif_recurrent with that network as the shared weight [N, N]. The call simulates the
+neurons the stimuli can make fire (`can_fire`); the others never fire.
 
 Synapses = prior-knowledge circuit templates (below) whose fact-dependent weights are the scene's
 Hebbian synapses (construction.build_graphs). M = 1024 is larger than any excitation a data path
@@ -326,7 +327,7 @@ def encode_programs(programs: Sequence[Sequence[str]], lay: Layout, closure_step
             t += len(ins.args) + window + 3
         lengths.append(t)
     T = max([*lengths, 1]) + 1
-    x = torch.zeros(T, len(compiled), lay.size)
+    x = np.zeros((T, len(compiled), lay.size), np.float32)  # numpy: cheap element indexing
     windows, literals = [], []
     for q, plan in enumerate(plans):
         xq, win, n_lit = x[:, q], [], 0
@@ -359,7 +360,7 @@ def encode_programs(programs: Sequence[Sequence[str]], lay: Layout, closure_step
             win.append((t0, tc, tw + 2))
         windows.append(win)
         literals.append(n_lit)
-    return Stimuli(x, windows, literals, compiled, closure_steps)
+    return Stimuli(torch.from_numpy(x), windows, literals, compiled, closure_steps)
 
 
 def _stimulus(ins) -> tuple[tuple[str, ...], str | None, float]:
@@ -380,66 +381,100 @@ def _stimulus(ins) -> tuple[tuple[str, ...], str | None, float]:
 class ReasonerOutput:
     answers: list[str]
     time_steps: list[int]  # steps to stable per question, measured from the spikes
-    neurons: int  # per question
+    neurons: list[int]  # per question: the size of its scene's network
+    simulated_neurons: list[int]  # per question: the neurons its scene's stimuli can make fire
     ill_posed: list[bool]  # the ERR latch fired (or the program HU refused the program)
-    simulated_steps: int  # length of the stimulus sequence
-    final: Tensor  # [Q, V] spikes of slot 0 at the end
+    simulated_steps: list[int]  # per question: the length of its scene's stimulus sequence
 
 
-def _simulate(x: Tensor, weight: Tensor, thresholds: Tensor) -> Tensor:
-    spikes, _ = ops.lif_recurrent(x, weight, decay=0.0, threshold=thresholds, reset="hard")
-    return spikes
+def can_fire(x: Tensor, weight: Tensor, thresholds: Tensor) -> Tensor:
+    """[N] bool: the neurons that can ever fire under the stimuli x [T, Q, N] with decay 0. Then a
+    neuron's current at a step is its stimulus plus the weights from the neurons that fired the step
+    before, so it is at most max_t x_t + the positive weights from every neuron that can fire; the
+    least set closed under that bound holds every neuron that fires. The others never fire: leaving
+    them out of the simulation changes no spike (the weights are small integers, so the sums are
+    exact either way)."""
+    bound = x.amax((0, 1))
+    positive = weight.clamp(min=0)
+    live = torch.zeros_like(bound, dtype=torch.bool)
+    new = bound >= thresholds
+    while new.any():
+        live |= new
+        bound += positive[new].sum(0)
+        new = (bound >= thresholds) & ~live
+    return live
+
+
+def _simulate(x: Tensor, weight: Tensor, thresholds: Tensor) -> tuple[Tensor, int]:
+    """Spikes [T, Q, N] of the network under x, simulated on the neurons that can fire; and how
+    many those are."""
+    live = torch.nonzero(can_fire(x, weight, thresholds)).flatten()
+    spikes = torch.zeros_like(x)
+    spikes[:, :, live], _ = ops.lif_recurrent(
+        x[:, :, live].contiguous(),
+        weight[live][:, live].contiguous(),
+        decay=0.0,
+        threshold=thresholds[live],
+        reset="hard",
+    )
+    return spikes, len(live)
 
 
 class SpikingReasoner:
-    """Answers programs over videos with the recurrent network of the module docstring.
-    `max_weight_bytes` bounds the per-question weights of one lif_recurrent call."""
-
-    def __init__(self, max_weight_bytes: int = 1 << 29):
-        self.max_weight_bytes = max_weight_bytes
+    """Answers programs over videos with the recurrent network of the module docstring."""
 
     def __call__(
         self,
         programs: Sequence[Sequence[str]],
-        scenes: Sequence[Scene | World] | None,
+        scenes: Sequence[Scene | World],
         scene_of: Sequence[int] | None = None,
-        graph: SceneGraph | None = None,
     ) -> ReasonerOutput:
-        """programs[q] is asked about scenes[scene_of[q]] (default: scene q)."""
-        graph = graph or build_graphs(scenes)
-        scene_of = np.arange(len(programs)) if scene_of is None else np.asarray(scene_of)
-        compiled = [compile_program(p) for p in programs]
-        lay = Layout(graph.num_objects, graph.num_events, stack_depth(compiled))
-        closure = max(_time_ranks(w) for w in graph.worlds) + 1
-        stim = encode_programs(programs, lay, closure)
-        weights = network_weights(graph, lay)
-        thresholds = torch.tensor(lay.thresholds)
-        per_call = max(1, self.max_weight_bytes // (4 * lay.size * lay.size))
+        """programs[q] is asked about scenes[scene_of[q]] (default: scene q). Each scene's questions
+        are the samples of one lif_recurrent call with the scene's network as the shared weight: the
+        per-step product is then one matrix product that reads the weights once for all of them
+        (one weight per question would read them once per question and step)."""
+        scene_of = list(range(len(programs))) if scene_of is None else [int(s) for s in scene_of]
         Q = len(programs)
-        final = torch.zeros(Q, lay.V)
-        err = torch.zeros(Q, dtype=torch.bool)
-        r_changes = torch.zeros(stim.x.shape[0], Q, dtype=torch.bool)
-        R = lay["R"]
-        for start in range(0, Q, per_call):
-            idx = slice(start, min(start + per_call, Q))
-            w = weights[torch.as_tensor(scene_of[idx])]
-            spikes = _simulate(stim.x[:, idx].contiguous(), w, thresholds)
-            final[idx] = spikes[-1, :, lay["X0"]]
-            err[idx] = spikes[:, :, lay.index("ERR")].amax(0) > 0
-            r = spikes[:, :, R]
-            r_changes[1:, idx] = (r[1:] != r[:-1]).any(-1)
-            r_changes[0, idx] = r[0].any(-1)
-        steps, answers, ill = [], [], []
-        for q, c in enumerate(compiled):
-            n = stim.literals[q]
-            for t0, tc, end in stim.windows[q]:
-                changed = torch.nonzero(r_changes[t0:end, q]).flatten()
-                settle = int(changed[changed < end - 2 - t0].max()) + 1 if len(changed) else tc - t0
-                n += settle + 2  # until R is stable, then clear and write
-            steps.append(n)
-            answers.append(_read(final[q], c, lay))
-            ill.append(c.error is not None or bool(err[q]))
-        return ReasonerOutput(answers, steps, lay.size, ill, stim.x.shape[0], final)
+        out = ReasonerOutput([""] * Q, [0] * Q, [0] * Q, [0] * Q, [False] * Q, [0] * Q)
+        by_scene: dict[int, list[int]] = {}
+        for q, s in enumerate(scene_of):
+            by_scene.setdefault(s, []).append(q)
+        for s, qs in by_scene.items():
+            world = scenes[s] if isinstance(scenes[s], World) else World(scenes[s])
+            part = _answer_scene([programs[q] for q in qs], world)
+            for name, values in vars(part).items():
+                for q, v in zip(qs, values):
+                    getattr(out, name)[q] = v
+        return out
+
+
+def _answer_scene(programs: Sequence[Sequence[str]], world: World) -> ReasonerOutput:
+    graph = build_graphs([world])
+    compiled = [compile_program(p) for p in programs]
+    lay = Layout(graph.num_objects, graph.num_events, stack_depth(compiled))
+    stim = encode_programs(programs, lay, _time_ranks(world) + 1)
+    spikes, live = _simulate(stim.x, network_weights(graph, lay)[0], torch.tensor(lay.thresholds))
+    final = spikes[-1, :, lay["X0"]]
+    err = spikes[:, :, lay.index("ERR")].amax(0) > 0
+    r = spikes[:, :, lay["R"]]
+    r_changes = torch.cat([r[:1].any(-1), (r[1:] != r[:-1]).any(-1)])  # [T, Q]
+    steps = []
+    for q in range(len(programs)):
+        n = stim.literals[q]
+        for t0, tc, end in stim.windows[q]:
+            changed = torch.nonzero(r_changes[t0:end, q]).flatten()
+            settle = int(changed[changed < end - 2 - t0].max()) + 1 if len(changed) else tc - t0
+            n += settle + 2  # until R is stable, then clear and write
+        steps.append(n)
+    Q = len(programs)
+    return ReasonerOutput(
+        answers=[_read(final[q], c, lay) for q, c in enumerate(compiled)],
+        time_steps=steps,
+        neurons=[lay.size] * Q,
+        simulated_neurons=[live] * Q,
+        ill_posed=[c.error is not None or bool(err[q]) for q, c in enumerate(compiled)],
+        simulated_steps=[stim.x.shape[0]] * Q,
+    )
 
 
 def _time_ranks(w: World) -> int:

@@ -281,13 +281,21 @@ def test_hebbian_construction_of_scene_graph():
     assert g.present[0, :4].tolist() == [1, 1, 1, 1] and g.present[0, 4:].sum() == 0  # padding stays silent
 
 
-def _real_or_generated(n):
+def _scenes(source: str, n: int):
+    if source == "generated":
+        return generate_scenes(n, seed=3)
     path = default_scene_file()
-    return load_scenes(path, limit=n) if path is not None else generate_scenes(n, seed=3)
+    if path is None:
+        pytest.skip("shared CLEVRER scene file not present")
+    return load_scenes(path, limit=n)
 
 
-def test_reasoner_matches_executor_on_generated_questions():
-    scenes = _real_or_generated(6)
+@pytest.mark.parametrize("source", ["generated", "perceived"])
+def test_reasoner_matches_executor_on_generated_questions(source):
+    """Well-posed items: the same answer as the executor. Items the executor finds ill-posed: the ERR
+    latch fires (the answer read beside it is scored apart, as the evaluation does), and it fires on no
+    well-posed item."""
+    scenes = _scenes(source, 6)
     questions = generate_questions(scenes, per_scene=10, seed=11)
     kinds = {q.question_type for q in questions}
     assert {"descriptive", "explanatory", "counterfactual"} <= kinds
@@ -303,7 +311,9 @@ def test_reasoner_matches_executor_on_generated_questions():
         {"yes": "correct", "no": "wrong"}[a] if e in ("correct", "wrong") else a
         for a, e in zip(out.answers, expected)
     ]
-    mismatches = [(p, e, a) for p, e, a in zip(programs, expected, raw) if e != a]
+    flags = [(p, e, f) for p, e, f in zip(programs, expected, out.ill_posed) if (e == ILL_POSED) != f]
+    assert not flags, flags[:5]
+    mismatches = [(p, e, a) for p, e, a in zip(programs, expected, raw) if e != ILL_POSED and e != a]
     assert not mismatches, mismatches[:5]
 
 

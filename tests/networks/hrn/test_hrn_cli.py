@@ -46,9 +46,12 @@ def test_make_questions_and_eval(tmp_path, scene_file, capsys):
     assert [r["level"] for r in threshold] == [0, 20]
     assert threshold[0]["reasoner"] == threshold[0]["ns_dr"] == 1.0
     assert threshold[1]["abnormal_collisions_per_video"] > 0
+    assert threshold[0]["err_latch_is_ns_dr_ill_posed"] == 1.0
+    assert threshold[0]["reasoner_where_ns_dr_ill_posed"] is None  # nothing is ill-posed when clean
     generated = results["parallelism"]["generated"]
     assert [r["objects"] for r in generated] == [2, 4]
     assert generated[1]["neurons_per_question"] > generated[0]["neurons_per_question"]
+    assert all(0 < r["simulated_neurons_per_question"] < r["neurons_per_question"] for r in generated)
     assert (out / "robustness.png").stat().st_size > 0 and (out / "parallelism.png").stat().st_size > 0
     assert "reasoner agrees with executor" in capsys.readouterr().out
 
@@ -66,6 +69,8 @@ def test_eval_with_learned_collisions(tmp_path, scene_file):
     )
     results = json.loads((out / "results.json").read_text())
     assert results["collisions"] == "learned"
+    # an untrained HU's collisions: the network still answers as the executor does on them
+    assert results["agreement_with_executor_on_learned_collisions"]["per_type"]["all"]["accuracy"] == 1.0
     assert set(results["collision_hu"]["factual"]) >= {"precision", "recall", "f1", "frame_error"}
     assert "robustness" not in results
 
