@@ -3,7 +3,8 @@
 // input s_{t-1} @ W and, backwards, dL/dh_t @ W^T are matrix products through ATen (BLAS on the CPU,
 // cuBLAS on the GPU): a step's product depends on the previous step's spikes, so the loop is
 // sequential, and the vendor GEMM is faster than a hand-written one at every N the ops target. The
-// weight gradient sum_t s_{t-1}^T dL/dh_t is a single product over all steps after the loop.
+// weight gradient sum_t s_{t-1}^T dL/dh_t is a single product over all steps after the loop, on the
+// saved spikes as they lie.
 
 #include <ATen/ATen.h>
 #include <c10/core/DeviceGuard.h>
@@ -56,6 +57,14 @@ void matmul_into(at::Tensor& out, const at::Tensor& s, const at::Tensor& w) {
     at::Tensor out3 = out.unsqueeze(1);
     at::bmm_out(out3, s.unsqueeze(1), w);
   }
+}
+
+// sum_t a_t^T b_t over a, b = [S, B, N]: [N, N] summed over the batch too (weight_dim 2), or
+// [B, N, N] one per sample (weight_dim 3). The shared case is one product over S * B rows in place.
+at::Tensor outer_sum(const at::Tensor& a, const at::Tensor& b, int64_t weight_dim) {
+  const int64_t N = a.size(2);
+  if (weight_dim == 2) return at::mm(a.reshape({-1, N}).t(), b.reshape({-1, N}));
+  return at::bmm(a.permute({1, 2, 0}), b.permute({1, 0, 2}));
 }
 
 // Row t of a [T, M] tensor whose rows are contiguous.
@@ -209,12 +218,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
   const auto empty = at::empty({0}, x.options());
   at::Tensor grad_weight = empty;
   if (need_weight) {
-    // s_{t-1} for every step, from s0 and the forward's spikes, against every dL/dh_t.
-    const at::Tensor first = s0_buf.defined() ? s0_buf.unsqueeze(0) : at::zeros({1, B, N}, acc_options);
-    const at::Tensor s_prev = at::cat({first, spikes.narrow(0, 0, std::max<int64_t>(T - 1, 0)).to(acc)});
+    // s_{t-1} against dL/dh_t for every step: the forward's spikes of steps 1..T-1 against the
+    // gradients of steps 2..T in one product, read where they lie, then s0's term added onto it.
     const at::Tensor g = grad_h.view({T, B, N});
-    grad_weight = weight.dim() == 2 ? at::mm(s_prev.view({T * B, N}).t(), g.view({T * B, N}))
-                                    : at::bmm(s_prev.permute({1, 2, 0}), g.permute({1, 0, 2}));
+    grad_weight = T > 1 ? outer_sum(spikes.narrow(0, 0, T - 1).to(acc), g.narrow(0, 1, T - 1), weight.dim())
+                        : at::zeros(weight.sizes(), acc_options);
+    if (s0_buf.defined()) grad_weight += outer_sum(s0_buf.unsqueeze(0), g.narrow(0, 0, 1), weight.dim());
     grad_weight = grad_weight.to(weight.scalar_type());
   }
   return {

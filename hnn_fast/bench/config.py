@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-GROUPS = ("lif", "leaky", "hu", "peers", "models")
+GROUPS = ("lif", "leaky", "hu", "recurrent", "peers", "models")
 DTYPES = {
     "float32": torch.float32,
     "float64": torch.float64,
@@ -19,6 +19,9 @@ DTYPES = {
 # training step touches (x, spikes, h, grad_spikes, grad_x) must exceed the last-level cache, which is
 # 300 MiB on the development machines. The copy buffer is 1 GiB for the same reason.
 BOTH = ("in-cache", "out-of-cache")
+# The recurrent group's sizes, [T, B, N] by kind (hnn_fast/bench/recurrent.py): "hrn" is the HRN
+# reasoner's shape (one network of N neurons, a batch of questions, a stimulus of about 30 steps),
+# "rsnn" a recurrent SNN trained by BPTT.
 PRESETS = {
     # A mechanism check for the test suite: the sizes are labels only and nothing is compiled
     # (torch.compile of the reference loop takes seconds even at T=4).
@@ -28,6 +31,7 @@ PRESETS = {
         peer_sizes=BOTH,
         rounds=2,
         min_block_s=0.0,
+        recurrent_sizes={"hrn": ((3, 8, 16), (3, 8, 24)), "rsnn": ((4, 4, 16),)},
         copy_megabytes=4,
         warmup=1,
     ),
@@ -41,6 +45,10 @@ PRESETS = {
         rounds=5,
         min_block_s=0.05,
         variant_budget_s=6.0,
+        recurrent_sizes={
+            "hrn": tuple((30, 1000, n) for n in (100, 500, 2000)),
+            "rsnn": tuple((100, 64, n) for n in (256, 1024)),
+        },
         copy_megabytes=1024,
         warmup=2,
     ),
@@ -50,6 +58,10 @@ PRESETS = {
         peer_sizes=BOTH,
         rounds=9,
         min_block_s=0.2,
+        recurrent_sizes={
+            "hrn": tuple((30, 1000, n) for n in (100, 250, 500, 1000, 2000)),
+            "rsnn": tuple((100, 64, n) for n in (256, 512, 1024)),
+        },
         copy_megabytes=1024,
         warmup=2,
     ),
@@ -66,6 +78,7 @@ class Config:
     sizes: dict = field(default_factory=dict)
     compile_sizes: tuple[str, ...] = ()
     peer_sizes: tuple[str, ...] = ()
+    recurrent_sizes: dict = field(default_factory=dict)
     rounds: int = 5
     min_block_s: float = 0.05
     # seconds of timing one variant may take after warm-up before it stops at 3 rounds; None: no limit
@@ -99,4 +112,7 @@ class Config:
         data["compile_sizes"] = list(self.compile_sizes)
         data["peer_sizes"] = list(self.peer_sizes)
         data["sizes"] = {name: list(size) for name, size in self.sizes.items()}
+        data["recurrent_sizes"] = {
+            kind: [list(size) for size in sizes] for kind, sizes in self.recurrent_sizes.items()
+        }
         return data

@@ -110,21 +110,6 @@ def _hu_encode_bytes(size, dtype, mode):
     return (2 * steps + 3 * neurons) * b  # backward: read grad_spikes and a, write grad_a
 
 
-def _recurrent_inputs(size, dtype, device, generator):
-    """x [T, B, N] and a shared weight [N, N] scaled so that the network fires sparsely but does fire."""
-    (x,), _ = _sequence_input(size, dtype, device, generator)
-    n = size[-1]
-    weight = torch.randn((n, n), generator=generator, device=device, dtype=torch.float32) / math.sqrt(n)
-    return [x, weight.to(dtype)], {"decay": LIF_DECAY, "threshold": LIF_THRESHOLD}
-
-
-def _recurrent_bytes(size, dtype, mode):
-    # lif's traffic over the [T, B*N] neurons, plus reading the weight once per step and direction
-    b, n = _itemsize(dtype), size[-1]
-    flat = (size[0], math.prod(size[1:]))
-    return _lif_bytes(flat, dtype, mode) + size[0] * n * n * b * (1 if mode == FORWARD else 2)
-
-
 LIF = OpBench(
     name="lif",
     group="lif",
@@ -140,6 +125,7 @@ LIF = OpBench(
     ),
 )
 
+# lif_recurrent has a group of its own, at sizes of its own: hnn_fast/bench/recurrent.py.
 OPS: list[OpBench] = [
     LIF,
     OpBench(
@@ -165,14 +151,5 @@ OPS: list[OpBench] = [
         reference=reference.hu_encode,
         make_inputs=_encode_input,
         bytes_moved=_hu_encode_bytes,
-    ),
-    OpBench(
-        name="lif_recurrent",
-        group="lif",
-        fused=ops.lif_recurrent,
-        reference=reference.lif_recurrent,
-        make_inputs=_recurrent_inputs,
-        bytes_moved=_recurrent_bytes,
-        primary_output=lambda out: out[0],
     ),
 ]

@@ -5,7 +5,8 @@
 Each adapter states how its parameters map onto ours and whether the dynamics are identical
 ("exact") or identical only after rescaling the input ("rescaled", equal up to rounding). The suite
 checks the claim by feeding each the same input and counting agreeing spikes. Peers are optional
-(the `peers` extra); one that is missing or fails is reported and skipped."""
+(the `peers` extra); one that is missing or fails is reported and skipped. RECURRENT_PEERS are the
+recurrent LIF's, timed on the recurrent group's sizes."""
 
 from __future__ import annotations
 
@@ -34,10 +35,19 @@ class Peer:
     to_peer_input: Callable[[Tensor, float], Tensor] = lambda x, decay: x
 
     def version(self) -> str | None:
-        try:
-            return importlib.metadata.version(self.distribution)
-        except importlib.metadata.PackageNotFoundError:
-            return None
+        return installed_version(self.distribution)
+
+
+def installed_version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def not_installed(distribution: str) -> str:
+    """Why a missing peer is skipped, and how to install it."""
+    return f"{distribution} is not installed (pip install 'hnn_fast[peers]', or make bench-peers)"
 
 
 def _snntorch_build(backend, device, decay, threshold):
@@ -180,6 +190,82 @@ PEERS: list[Peer] = [
         backends=lambda device: ["torch"],
         build=_norse_build,
         to_peer_input=lambda x, decay: x / (1.0 - decay),
+    ),
+]
+
+
+@dataclass(frozen=True)
+class RecurrentPeer:
+    """A peer of hnn_fast.ops.lif_recurrent. build(weight [N, N], decay, threshold) returns the runner
+    and the tensors besides the input that its gradient reaches (its copy of the weight)."""
+
+    name: str
+    distribution: str
+    mapping: Callable[[float, float], str]
+    build: Callable[[Tensor, float, float], tuple[Runner, list[Tensor]]]
+
+    def version(self) -> str | None:
+        return installed_version(self.distribution)
+
+
+def _snntorch_rleaky(reset_mechanism: str):
+    def build(weight, decay, threshold):
+        import snntorch
+
+        neuron = snntorch.RLeaky(
+            beta=decay,
+            threshold=threshold,
+            reset_mechanism=reset_mechanism,
+            all_to_all=True,
+            linear_features=weight.shape[0],
+        ).to(weight.device, weight.dtype)
+        # nn.Linear computes s @ weight^T + bias: our synapse matrix transposed, without a bias.
+        with torch.no_grad():
+            neuron.recurrent.weight.copy_(weight.t())
+            neuron.recurrent.bias.zero_()
+        neuron.recurrent.bias.requires_grad_(False)
+
+        def run(x):
+            spike, mem = neuron.reset_mem()
+            spikes = []
+            for x_t in x:
+                spike, mem = neuron(x_t, spike, mem)
+                spikes.append(spike)
+            return torch.stack(spikes)
+
+        return run, [neuron.recurrent.weight]
+
+    return build
+
+
+def _rleaky_mapping(reset_mechanism: str, how: str) -> Callable[[float, float], str]:
+    return lambda decay, threshold: (
+        f"RLeaky(beta={decay}, threshold={threshold}, reset_mechanism='{reset_mechanism}', "
+        "all_to_all=True, linear_features=N), its recurrent nn.Linear holding our weight transposed and "
+        f"a zero bias without gradient, stepped over T; {how}. Its reset acts one step late (from the "
+        "previous step's membrane), so its spikes differ from ours and are not compared"
+    )
+
+
+RECURRENT_PEERS: list[RecurrentPeer] = [
+    RecurrentPeer(
+        name="snnTorch RLeaky",
+        distribution="snntorch",
+        mapping=_rleaky_mapping(
+            "zero",
+            "the reset of our default (hard, to 0); snnTorch evaluates the state, recurrent product "
+            "included, twice per step for this reset, and its reset clears the input of the step "
+            "after a spike too",
+        ),
+        build=_snntorch_rleaky("zero"),
+    ),
+    RecurrentPeer(
+        name="snnTorch RLeaky subtract",
+        distribution="snntorch",
+        mapping=_rleaky_mapping(
+            "subtract", "its fastest reset: one recurrent product per step, as every other variant"
+        ),
+        build=_snntorch_rleaky("subtract"),
     ),
 ]
 

@@ -75,6 +75,46 @@ def render(results: dict) -> str:
                 rows,
             ),
         ]
+    recurrent = results.get("recurrent")
+    if recurrent and recurrent["cases"]:
+        peer_names = [p["peer"] for p in recurrent["peers"]]
+        rows = [
+            [
+                r["size"],
+                "x".join(map(str, r["shape"])),
+                r["mode"],
+                f"{100 * r['firing_rate']:.1f}%",
+                _ms(r["times"]["fused"]),
+                _ms(r["times"]["reference"]),
+                *[_ms(r["times"].get(name)) for name in peer_names],
+                _x(r["speedup_vs_reference"]),
+                *[_x(r["speedup_vs_peers"].get(name)) for name in peer_names],
+                f"{r['product_flop_per_s'] / 1e9:.1f}",
+            ]
+            for r in recurrent["cases"]
+        ]
+        out += [
+            "",
+            f"Recurrent LIF: fused vs the reference's Python loop{''.join(f' vs {n}' for n in peer_names)} "
+            f"(ms; decay={recurrent['decay']}, threshold={recurrent['threshold']}, weight "
+            f"{recurrent['weight']})",
+            _table(
+                [
+                    "size",
+                    "TxBxN",
+                    "mode",
+                    "fires",
+                    "fused",
+                    "reference loop",
+                    *peer_names,
+                    "vs reference",
+                    *[f"vs {name}" for name in peer_names],
+                    "product GFLOP/s",
+                ],
+                rows,
+            ),
+            *[f"  {p['peer']} {p['version']}: {p['mapping']}" for p in recurrent["peers"]],
+        ]
     if results.get("targets"):
         rows = [
             [

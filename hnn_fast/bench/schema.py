@@ -68,10 +68,17 @@ SCHEMA: dict = {
                     "device": _STRING,
                     "dtype": _STRING,
                     "threads": {"type": "integer", "minimum": 1},
-                    "only": {"type": "array", "items": {"enum": ["lif", "leaky", "hu", "peers", "models"]}},
+                    "only": {
+                        "type": "array",
+                        "items": {"enum": ["lif", "leaky", "hu", "recurrent", "peers", "models"]},
+                    },
                     "sizes": {"type": "object", "additionalProperties": _SHAPE},
                     "compile_sizes": {"type": "array", "items": _SIZE},
                     "peer_sizes": {"type": "array", "items": _SIZE},
+                    "recurrent_sizes": {
+                        "type": "object",
+                        "additionalProperties": {"type": "array", "items": _SHAPE},
+                    },
                     "rounds": {"type": "integer", "minimum": 1},
                     "min_block_s": _NUMBER,
                     "variant_budget_s": _OPT_NUMBER,
@@ -114,7 +121,7 @@ SCHEMA: dict = {
                     {
                         "op": _STRING,
                         "mode": _MODE,
-                        "size": _SIZE,
+                        "size": _STRING,  # an ops[] size or a recurrent case's size
                         "shape": _SHAPE,
                         "metric": _STRING,
                         "value": _OPT_NUMBER,
@@ -126,6 +133,36 @@ SCHEMA: dict = {
             "skipped": {"type": "array", "items": _object({"what": _STRING, "why": _STRING})},
         },
         optional={
+            "recurrent": _object(
+                {
+                    "decay": _NUMBER,
+                    "threshold": _NUMBER,
+                    "weight": _STRING,
+                    "peers": {
+                        "type": "array",
+                        "items": _object({"peer": _STRING, "version": _STRING, "mapping": _STRING}),
+                    },
+                    "cases": {
+                        "type": "array",
+                        "items": _object(
+                            {
+                                "op": {"const": "lif_recurrent"},
+                                "kind": {"enum": ["hrn", "rsnn"]},
+                                "size": _STRING,
+                                "mode": _MODE,
+                                "shape": _SHAPE,
+                                "firing_rate": {"type": "number", "minimum": 0, "maximum": 1},
+                                "times": {**_TIMES, "required": ["fused", "reference"]},
+                                "speedup_vs_reference": _NUMBER,
+                                "speedup_vs_peers": {"type": "object", "additionalProperties": _NUMBER},
+                                "product_flops": {"type": "integer"},
+                                "product_flop_per_s": _NUMBER,
+                                "max_abs_error": _OPT_NUMBER,
+                            }
+                        ),
+                    },
+                }
+            ),
             "peers": _object(
                 {
                     "decay": _NUMBER,

@@ -1,6 +1,6 @@
 """The benchmark suite: copy bandwidth, then the fused ops against their reference loops (eager and
-compiled), the peer libraries' LIF neurons, and the registered models, into one results dict (see
-docs/benchmarks.md for its schema)."""
+compiled), the recurrent LIF against its reference loop and peers, the peer libraries' LIF neurons,
+and the registered models, into one results dict (see docs/benchmarks.md for its schema)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ import torch
 
 from .. import ops
 from . import models as model_registry
+from . import recurrent
 from .config import Config
 from .machine import machine_info
 from .ops_table import FORWARD, FORWARD_BACKWARD, LIF, LIF_DECAY, LIF_THRESHOLD, OPS, OpBench
-from .peers import PEERS, spike_agreement
-from .timing import Stats, copy_bandwidth, time_side_by_side
+from .peers import PEERS, not_installed, spike_agreement
+from .timing import Stats, copy_bandwidth, forward_call, ratio, time_side_by_side, training_call
 
 SCHEMA_VERSION = 1
 
@@ -103,30 +104,10 @@ class _Run:
         return self._compiled[key]
 
 
-def _forward_call(fn, tensors, kwargs):
-    def call():
-        with torch.no_grad():
-            return fn(*tensors, **kwargs)
-
-    return call
-
-
-def _training_call(fn, tensors, kwargs, primary, grad):
-    def call():
-        out = primary(fn(*tensors, **kwargs))
-        return torch.autograd.grad(out, tensors, grad)
-
-    return call
-
-
 def _op_calls(op: OpBench, mode: str, tensors, kwargs, grad):
     if mode == FORWARD:
-        return lambda fn: _forward_call(fn, tensors, kwargs)
-    return lambda fn: _training_call(fn, tensors, kwargs, op.primary_output, grad)
-
-
-def _ratio(slow: Stats | None, fast: Stats | None) -> float | None:
-    return slow.median_s / fast.median_s if slow is not None and fast is not None else None
+        return lambda fn: forward_call(fn, tensors, kwargs)
+    return lambda fn: training_call(fn, tensors, kwargs, op.primary_output, grad)
 
 
 def _bench_op(run: _Run, op: OpBench, size_name: str, size: tuple, mode: str, copy_bps: float) -> dict:
@@ -174,23 +155,25 @@ def _bench_op(run: _Run, op: OpBench, size_name: str, size: tuple, mode: str, co
         "bytes_moved": moved,
         "times": {name: stats.to_json() for name, stats in times.items()},
         "compile_s": compile_s,
-        "speedup_vs_reference": _ratio(times["reference"], times["fused"]),
-        "speedup_vs_compiled": _ratio(times.get("compiled"), times["fused"]),
+        "speedup_vs_reference": ratio(times["reference"], times["fused"]),
+        "speedup_vs_compiled": ratio(times.get("compiled"), times["fused"]),
         "bytes_per_s": fused_bps,
         "copy_bandwidth_fraction": fused_bps / copy_bps,
         "max_abs_error": max_abs_error,
     }
 
 
-def _targets(op_results: list[dict]) -> list[dict]:
+def _targets(measured: list[dict]) -> list[dict]:
+    """The targets of the ops and of the recurrent group that this run measured."""
     found = []
-    for op in OPS:
-        for target in op.targets:
+    sources = [(op.name, op.targets) for op in OPS] + [("lif_recurrent", recurrent.TARGETS)]
+    for name, targets in sources:
+        for target in targets:
             match = next(
                 (
                     r
-                    for r in op_results
-                    if r["op"] == op.name and r["mode"] == target.mode and r["size"] == target.size
+                    for r in measured
+                    if r["op"] == name and r["mode"] == target.mode and r["size"] == target.size
                 ),
                 None,
             )
@@ -199,7 +182,7 @@ def _targets(op_results: list[dict]) -> list[dict]:
             value = match[target.metric]
             found.append(
                 {
-                    "op": op.name,
+                    "op": name,
                     "mode": target.mode,
                     "size": target.size,
                     "shape": match["shape"],
@@ -218,10 +201,7 @@ def _peer_runners(run: _Run) -> list[dict]:
     for peer in PEERS:
         version = peer.version()
         if version is None:
-            run.skip(
-                peer.name,
-                f"{peer.distribution} is not installed (pip install 'hnn_fast[peers]', or make bench-peers)",
-            )
+            run.skip(peer.name, not_installed(peer.distribution))
             continue
         try:
             backends = peer.backends(run.device)
@@ -287,9 +267,9 @@ def _peer_timings(run: _Run, runners: list[dict], size_name: str, mode: str) -> 
     for item in runners:
         peer_input = item["peer"].to_peer_input(x, LIF_DECAY).detach()
         if mode == FORWARD:
-            call = _forward_call(item["runner"], [peer_input], {})
+            call = forward_call(item["runner"], [peer_input], {})
         else:
-            call = _training_call(item["runner"], [peer_input.requires_grad_()], {}, lambda s: s, grad)
+            call = training_call(item["runner"], [peer_input.requires_grad_()], {}, lambda s: s, grad)
         try:
             call()
         except Exception as error:
@@ -304,7 +284,7 @@ def _peer_timings(run: _Run, runners: list[dict], size_name: str, mode: str) -> 
         "mode": mode,
         "times": {label: stats.to_json() for label, stats in times.items()},
         "fused_speedup": {
-            label: _ratio(stats, fused) for label, stats in times.items() if label != "hnn_fast fused"
+            label: ratio(stats, fused) for label, stats in times.items() if label != "hnn_fast fused"
         },
     }
 
@@ -335,6 +315,8 @@ def _count_steps(config: Config, peers: bool, n_models: int) -> int:
     for op in OPS:
         if op.group in config.only:
             n += len(config.sizes) * len(op.modes)
+    if "recurrent" in config.only:
+        n += recurrent.count_steps(config)
     if peers:
         n += 1 + 2 * len(config.peer_sizes)
     return n + 2 * n_models
@@ -378,7 +360,9 @@ def run(config: Config, *, progress: bool = True) -> dict:
                     op_results.append(_bench_op(run_, op, size_name, tuple(size), mode, copy_bps))
                     bar.advance()
         results["ops"] = op_results
-        results["targets"] = _targets(op_results)
+        if "recurrent" in config.only:
+            results["recurrent"] = recurrent.bench(run_)
+        results["targets"] = _targets(op_results + results.get("recurrent", {}).get("cases", []))
 
         if "peers" in config.only:
             bar.step("peers: spike agreement")
@@ -445,7 +429,7 @@ def _bench_models(run: _Run, factories: dict, failures: dict) -> list[dict]:
                     "model": name,
                     "mode": mode,
                     "times": {k: v.to_json() for k, v in times.items()},
-                    "speedup": _ratio(times["reference"], times["fused"]),
+                    "speedup": ratio(times["reference"], times["fused"]),
                 }
             )
             run.progress.advance()

@@ -39,6 +39,31 @@ class Stats:
         return dict(self.__dict__)
 
 
+def ratio(slow: Stats | None, fast: Stats | None) -> float | None:
+    """How many times faster `fast` is than `slow`, by their medians; None when one is missing."""
+    return slow.median_s / fast.median_s if slow is not None and fast is not None else None
+
+
+def forward_call(fn, tensors, kwargs):
+    """fn(*tensors, **kwargs) without autograd: what a forward measurement times."""
+
+    def call():
+        with torch.no_grad():
+            return fn(*tensors, **kwargs)
+
+    return call
+
+
+def training_call(fn, tensors, kwargs, primary, grad):
+    """The forward and the gradient of primary(output) with respect to every tensor in `tensors`."""
+
+    def call():
+        out = primary(fn(*tensors, **kwargs))
+        return torch.autograd.grad(out, tensors, grad)
+
+    return call
+
+
 def _timer(fn: Callable[[], object], threads: int) -> benchmark.Timer:
     # Timer synchronises the accelerator around each block, so GPU times are complete.
     return benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads)

@@ -167,6 +167,9 @@ def _lif_recurrent_setup_context(ctx, inputs, output):
     weight, v0, s0, decay = inputs[1:5]
     threshold = inputs[6]
     ctx.save_for_backward(output[2], output[0], weight, v0, s0, decay, threshold)
+    # The charge h is an output for the backward only: a zero-filled gradient for it would add a
+    # [T, B, N] pass to every backward, so unread outputs get None.
+    ctx.set_materialize_grads(False)
     ctx.config = (inputs[5], inputs[7], *inputs[8:13])
     ctx.output_mask = [inputs[i] is not None and ctx.needs_input_grad[i] for i in _GRAD_INPUTS.values()]
 
@@ -174,6 +177,10 @@ def _lif_recurrent_setup_context(ctx, inputs, output):
 def _lif_recurrent_backward(ctx, grad_spikes, grad_v_last, _grad_h):
     h, spikes, weight, v0, s0, decay, threshold = ctx.saved_tensors
     decay_value, threshold_value, reset, v_reset, detach_reset, surrogate, alpha = ctx.config
+    if grad_spikes is None:
+        grad_spikes = torch.zeros_like(spikes)
+    if grad_v_last is None:
+        grad_v_last = grad_spikes.new_zeros(())
     grad_x, *grads = torch.ops.hnn_fast.lif_recurrent_backward(
         grad_spikes,
         grad_v_last,

@@ -213,6 +213,24 @@ def test_gradients_reach_only_what_requires_them(device):
     assert grad_w.shape == w.shape and torch.count_nonzero(grad_w) > 0
 
 
+@pytest.mark.parametrize("output", ["spikes", "v_last"])
+def test_loss_on_one_output_only(device, output):
+    """The other output's gradient is never materialised as zeros: the backward makes its own."""
+    x, w, v0, s0, kwargs = make_case(decay_kind="neuron", device=device)
+    grads = {}
+    for fn in (reference.lif_recurrent, ops.lif_recurrent):
+        leaves = [t.detach().clone().requires_grad_() for t in (x, w, v0)]
+        s, v = fn(*leaves, s0, **kwargs)
+        loss = (s * torch.linspace(-1, 1, s.shape[-1], device=device, dtype=s.dtype)).sum()
+        grads[fn] = torch.autograd.grad(loss if output == "spikes" else (v**2).sum(), leaves)
+    for name, got, expected in zip(
+        ("x", "weight", "v0"), grads[ops.lif_recurrent], grads[reference.lif_recurrent]
+    ):
+        assert_close(
+            f"grad {name}", got, expected, atol=4 * TOL[x.dtype] * scale(expected), rtol=4 * TOL[x.dtype]
+        )
+
+
 def test_no_grad_inference_matches_training_forward(device):
     x, w, v0, s0, kwargs = make_case(device=device)
     with torch.no_grad():
