@@ -75,17 +75,20 @@ SCHEMA: dict = {
                     "sizes": {"type": "object", "additionalProperties": _SHAPE},
                     "compile_sizes": {"type": "array", "items": _SIZE},
                     "peer_sizes": {"type": "array", "items": _SIZE},
-                    "recurrent_sizes": {
-                        "type": "object",
-                        "additionalProperties": {"type": "array", "items": _SHAPE},
-                    },
                     "rounds": {"type": "integer", "minimum": 1},
                     "min_block_s": _NUMBER,
                     "variant_budget_s": _OPT_NUMBER,
                     "copy_megabytes": {"type": "integer", "minimum": 1},
                     "warmup": {"type": "integer"},
                     "seed": {"type": "integer"},
-                }
+                },
+                # optional: results files written before the recurrent group existed stay valid
+                {
+                    "recurrent_sizes": {
+                        "type": "object",
+                        "additionalProperties": {"type": "array", "items": _SHAPE},
+                    },
+                },
             ),
             "copy_bandwidth": _object(
                 {
