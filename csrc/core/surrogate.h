@@ -76,4 +76,17 @@ HNN_HOST_DEVICE acc_t surrogate_grad(Surrogate s, acc_t u, acc_t alpha) {
   }
 }
 
+// Static switch for host code: calls f(std::integral_constant<Surrogate, s>{}) with the runtime s as a
+// compile-time constant, so a CPU kernel is instantiated once per surrogate (no branch per element).
+template <typename F>
+void static_surrogate(Surrogate s, F&& f) {
+  switch (s) {
+    case Surrogate::Rectangle: return f(std::integral_constant<Surrogate, Surrogate::Rectangle>{});
+    case Surrogate::Triangle: return f(std::integral_constant<Surrogate, Surrogate::Triangle>{});
+    case Surrogate::Sigmoid: return f(std::integral_constant<Surrogate, Surrogate::Sigmoid>{});
+    case Surrogate::Atan: return f(std::integral_constant<Surrogate, Surrogate::Atan>{});
+    case Surrogate::FastSigmoid: return f(std::integral_constant<Surrogate, Surrogate::FastSigmoid>{});
+  }
+}
+
 }  // namespace hnn_fast

@@ -150,17 +150,6 @@ void lif_backward_kernel(const LifBackwardParams& p) {
   });
 }
 
-template <typename scalar_t, Reset R>
-void lif_backward_dispatch_surrogate(const LifBackwardParams& p) {
-  switch (p.surrogate) {
-    case Surrogate::Rectangle: return lif_backward_kernel<scalar_t, R, Surrogate::Rectangle>(p);
-    case Surrogate::Triangle: return lif_backward_kernel<scalar_t, R, Surrogate::Triangle>(p);
-    case Surrogate::Sigmoid: return lif_backward_kernel<scalar_t, R, Surrogate::Sigmoid>(p);
-    case Surrogate::Atan: return lif_backward_kernel<scalar_t, R, Surrogate::Atan>(p);
-    case Surrogate::FastSigmoid: return lif_backward_kernel<scalar_t, R, Surrogate::FastSigmoid>(p);
-  }
-}
-
 }  // namespace
 
 void lif_forward_cpu(const LifForwardParams& p, c10::ScalarType dtype) {
@@ -176,9 +165,11 @@ void lif_forward_cpu(const LifForwardParams& p, c10::ScalarType dtype) {
 void lif_backward_cpu(const LifBackwardParams& p, c10::ScalarType dtype) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype, "lif_backward_cpu", [&] {
     if (p.neuron.reset == Reset::Hard) {
-      lif_backward_dispatch_surrogate<scalar_t, Reset::Hard>(p);
+      static_surrogate(p.surrogate,
+                       [&](auto s) { lif_backward_kernel<scalar_t, Reset::Hard, decltype(s)::value>(p); });
     } else {
-      lif_backward_dispatch_surrogate<scalar_t, Reset::Soft>(p);
+      static_surrogate(p.surrogate,
+                       [&](auto s) { lif_backward_kernel<scalar_t, Reset::Soft, decltype(s)::value>(p); });
     }
   });
 }

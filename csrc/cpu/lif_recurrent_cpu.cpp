@@ -128,17 +128,6 @@ void backward_kernel(const LifRecurrentBackwardStepParams& p) {
   });
 }
 
-template <typename scalar_t, Reset R>
-void backward_dispatch_surrogate(const LifRecurrentBackwardStepParams& p) {
-  switch (p.surrogate) {
-    case Surrogate::Rectangle: return backward_kernel<scalar_t, R, Surrogate::Rectangle>(p);
-    case Surrogate::Triangle: return backward_kernel<scalar_t, R, Surrogate::Triangle>(p);
-    case Surrogate::Sigmoid: return backward_kernel<scalar_t, R, Surrogate::Sigmoid>(p);
-    case Surrogate::Atan: return backward_kernel<scalar_t, R, Surrogate::Atan>(p);
-    case Surrogate::FastSigmoid: return backward_kernel<scalar_t, R, Surrogate::FastSigmoid>(p);
-  }
-}
-
 }  // namespace
 
 void lif_recurrent_step_cpu(const LifRecurrentStepParams& p, c10::ScalarType dtype) {
@@ -154,9 +143,11 @@ void lif_recurrent_step_cpu(const LifRecurrentStepParams& p, c10::ScalarType dty
 void lif_recurrent_backward_step_cpu(const LifRecurrentBackwardStepParams& p, c10::ScalarType dtype) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype, "lif_recurrent_backward_step_cpu", [&] {
     if (p.reset == Reset::Hard) {
-      backward_dispatch_surrogate<scalar_t, Reset::Hard>(p);
+      static_surrogate(p.surrogate,
+                       [&](auto s) { backward_kernel<scalar_t, Reset::Hard, decltype(s)::value>(p); });
     } else {
-      backward_dispatch_surrogate<scalar_t, Reset::Soft>(p);
+      static_surrogate(p.surrogate,
+                       [&](auto s) { backward_kernel<scalar_t, Reset::Soft, decltype(s)::value>(p); });
     }
   });
 }
