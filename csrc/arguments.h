@@ -54,6 +54,10 @@ WindowKernel parse_window_kernel(std::string_view kernel);
 // Reduce a gradient computed at the expanded size back to the parameter's own shape and dtype.
 at::Tensor reduce_to_param(const at::Tensor& grad, const at::Tensor& param);
 
+// The placeholder a backward op returns for a gradient nobody asked for: a fresh empty tensor each
+// time, since the outputs of a functional op must not alias each other.
+inline at::Tensor unwanted_grad(const at::Tensor& like) { return at::empty({0}, like.options()); }
+
 inline const void* data_or_null(const at::Tensor& t) { return t.defined() ? t.const_data_ptr() : nullptr; }
 inline void* mutable_data_or_null(const at::Tensor& t) {
   return t.defined() ? t.mutable_data_ptr() : nullptr;

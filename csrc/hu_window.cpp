@@ -127,7 +127,7 @@ std::tuple<at::Tensor, at::Tensor> hu_window_backward(const at::Tensor& grad_y,
   const at::Tensor g = grad_y.contiguous();
   at::Tensor grad_x = need_x
                           ? at::empty(x_sizes, grad_y.options().memory_format(at::MemoryFormat::Contiguous))
-                          : at::empty({0}, grad_y.options());
+                          : unwanted_grad(grad_y);
   at::Tensor partial = need_weights ? at::zeros({window, N}, grad_y.options().dtype(acc)) : at::Tensor();
 
   HuWindowBackwardParams p;
@@ -157,7 +157,7 @@ std::tuple<at::Tensor, at::Tensor> hu_window_backward(const at::Tensor& grad_y,
     }
   }
 
-  at::Tensor grad_weights = at::empty({0}, grad_y.options());
+  at::Tensor grad_weights = unwanted_grad(grad_y);
   if (need_weights && N == 0) {
     grad_weights = at::zeros(weights->sizes(), weights->options());
   } else if (need_weights) {

@@ -85,10 +85,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> leaky_integrate_backward(
     }
   }
 
-  const auto empty = at::empty({0}, x.options());
   const auto neuron_shape = x.sizes().slice(1);
-  return {grad_x, need_v0 ? grad_v0.view(neuron_shape).to(v0->scalar_type()) : empty,
-          need_decay ? reduce_to_param(grad_decay.view(neuron_shape), *decay) : empty};
+  return {grad_x, need_v0 ? grad_v0.view(neuron_shape).to(v0->scalar_type()) : unwanted_grad(x),
+          need_decay ? reduce_to_param(grad_decay.view(neuron_shape), *decay) : unwanted_grad(x)};
 }
 
 }  // namespace

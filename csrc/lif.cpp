@@ -137,14 +137,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> lif_backward(
     if (need_threshold) grad_threshold.zero_();
   }
 
-  // One empty tensor per unwanted gradient: outputs of a functional op must not alias each other.
-  const auto empty = [&] { return at::empty({0}, x.options()); };
   const auto neuron_shape = x.sizes().slice(1);
-  return {grad_x, need_v0 ? grad_v0.view(neuron_shape).to(v0->scalar_type()) : empty(),
-          need_decay ? reduce_to_param(grad_decay.view(neuron_shape), *decay) : empty(),
+  return {grad_x, need_v0 ? grad_v0.view(neuron_shape).to(v0->scalar_type()) : unwanted_grad(x),
+          need_decay ? reduce_to_param(grad_decay.view(neuron_shape), *decay) : unwanted_grad(x),
           need_threshold
               ? reduce_to_param(grad_threshold.view(th.per_step ? x.sizes() : neuron_shape), *threshold)
-              : empty()};
+              : unwanted_grad(x)};
 }
 
 }  // namespace

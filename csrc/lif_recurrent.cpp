@@ -215,8 +215,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
     if (t > 0 || need_s0) matmul_into(grad_rec, grad_h[t].view({B, N}), w_t);
   }
 
-  const auto empty = at::empty({0}, x.options());
-  at::Tensor grad_weight = empty;
+  at::Tensor grad_weight = unwanted_grad(x);
   if (need_weight) {
     // s_{t-1} against dL/dh_t for every step: the forward's spikes of steps 1..T-1 against the
     // gradients of steps 2..T in one product, read where they lie, then s0's term added onto it.
@@ -229,12 +228,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
   return {
       grad_h.view(x.sizes()).to(x.scalar_type()),
       grad_weight,
-      need_v0 ? grad_v.view({B, N}).to(v0->scalar_type()) : empty,
-      need_s0 ? grad_rec.to(s0->scalar_type()) : empty,
-      need_decay ? reduce_to_param(grad_decay.view({B, N}), *decay) : empty,
+      need_v0 ? grad_v.view({B, N}).to(v0->scalar_type()) : unwanted_grad(x),
+      need_s0 ? grad_rec.to(s0->scalar_type()) : unwanted_grad(x),
+      need_decay ? reduce_to_param(grad_decay.view({B, N}), *decay) : unwanted_grad(x),
       need_threshold
           ? reduce_to_param(grad_threshold.view(th.per_step ? x.sizes() : at::IntArrayRef{B, N}), *threshold)
-          : empty};
+          : unwanted_grad(x)};
 }
 
 }  // namespace

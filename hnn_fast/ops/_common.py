@@ -41,6 +41,12 @@ def needs_grad(*tensors) -> bool:
     return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
 
+def unwanted_grad(like: Tensor) -> Tensor:
+    """What a backward op returns for a gradient nobody asked for (the C++ side's unwanted_grad): a
+    fresh empty tensor each time, since the outputs of a functional op must not alias each other."""
+    return like.new_empty((0,))
+
+
 def check_same_device(x: Tensor, **tensors: Tensor | None) -> None:
     """Fake (meta) kernels run instead of the real ones whenever any argument is a meta tensor, so they
     repeat the real kernels' device check rather than silently accept a mix."""

@@ -137,10 +137,9 @@ def _hu_window_fake(x, window, stride, kernel, decay, weights, drop_last):
 @_common.register_fake("hnn_fast::hu_window_backward")
 def _hu_window_backward_fake(grad_y, x, T, window, stride, kernel, decay, weights, output_mask):
     need_x, need_weights = output_mask
-    empty = grad_y.new_empty((0,))
     return (
-        grad_y.new_empty((T, *grad_y.shape[1:])) if need_x else empty,
-        weights.new_empty(weights.shape) if need_weights else empty,
+        grad_y.new_empty((T, *grad_y.shape[1:])) if need_x else _common.unwanted_grad(grad_y),
+        weights.new_empty(weights.shape) if need_weights else _common.unwanted_grad(grad_y),
     )
 
 

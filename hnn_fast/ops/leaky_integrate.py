@@ -34,12 +34,11 @@ def _leaky_integrate_fake(x, v0, decay, decay_value):
 
 @_common.register_fake("hnn_fast::leaky_integrate_backward")
 def _leaky_integrate_backward_fake(grad_v_seq, v_seq, v0, decay, decay_value, output_mask):
-    empty = grad_v_seq.new_empty((0,))
     need_v0, need_decay = output_mask
     return (
         torch.empty_like(grad_v_seq, memory_format=torch.contiguous_format),
-        torch.empty_like(v0) if need_v0 else empty,
-        torch.empty_like(decay) if need_decay else empty,
+        torch.empty_like(v0) if need_v0 else _common.unwanted_grad(grad_v_seq),
+        torch.empty_like(decay) if need_decay else _common.unwanted_grad(grad_v_seq),
     )
 
 

@@ -146,9 +146,9 @@ def _lif_backward_fake(
     need_v0, need_decay, need_threshold = output_mask
     return (
         torch.empty_like(grad_spikes, memory_format=torch.contiguous_format),
-        torch.empty_like(v0) if need_v0 else grad_spikes.new_empty((0,)),
-        torch.empty_like(decay) if need_decay else grad_spikes.new_empty((0,)),
-        torch.empty_like(threshold) if need_threshold else grad_spikes.new_empty((0,)),
+        torch.empty_like(v0) if need_v0 else _common.unwanted_grad(grad_spikes),
+        torch.empty_like(decay) if need_decay else _common.unwanted_grad(grad_spikes),
+        torch.empty_like(threshold) if need_threshold else _common.unwanted_grad(grad_spikes),
     )
 
 

@@ -148,12 +148,13 @@ def _lif_recurrent_backward_fake(
     alpha,
     output_mask,
 ):
-    empty = grad_spikes.new_empty((0,))
     wanted = zip(output_mask, (weight, v0, s0, decay, threshold))
     return (
         torch.empty_like(grad_spikes, memory_format=torch.contiguous_format),
         *(
-            torch.empty_like(t, memory_format=torch.contiguous_format) if need else empty
+            torch.empty_like(t, memory_format=torch.contiguous_format)
+            if need
+            else _common.unwanted_grad(grad_spikes)
             for need, t in wanted
         ),
     )
